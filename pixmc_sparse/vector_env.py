@@ -1,0 +1,188 @@
+"""The gymnasium faces of the batched simulation: a VectorEnv (what the training scripts use) and a
+single Env (what `gymnasium.make("pixmc_sparse/KukaPick-v0")` returns).
+
+Autoreset is SAME_STEP: when an episode ends, `step` resets that env at once and returns the
+first observation of the next episode; the last observation of the ended episode is in
+`info["final_obs"]` (same structure as the observation, rows valid where `info["_final_obs"]`).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from . import tasks as T
+from .sim import OBS_CLIP, BatchedSim
+
+OBS_TYPES = ("pixels", "state")
+MIN_IMAGE_SIZE = 16
+
+
+def check_args(task: str, num_envs: int, obs_type: str, image_size: int, reward_level: str) -> None:
+    """Fail fast, with the valid choices in the message."""
+    if task not in T.TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(T.TASKS)}")
+    if reward_level not in T.REWARD_LEVELS:
+        raise ValueError(f"unknown reward_level {reward_level!r}; choose one of: {', '.join(T.REWARD_LEVELS)}")
+    if obs_type not in OBS_TYPES:
+        raise ValueError(f"unknown obs_type {obs_type!r}; choose one of: {', '.join(OBS_TYPES)}")
+    if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+    if not isinstance(image_size, (int, np.integer)) or image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size must be an integer >= {MIN_IMAGE_SIZE} (pixels), got {image_size!r}")
+
+
+def _single_obs_space(sim: BatchedSim) -> spaces.Dict:
+    sim_state = sim.observation()["state"]
+    state = spaces.Box(-OBS_CLIP, OBS_CLIP, shape=sim_state.shape[1:], dtype=np.float32)
+    if sim.obs_type == "state":
+        return spaces.Dict({"state": state})
+    s = sim.image_size
+    return spaces.Dict({"pixels": spaces.Box(0, 255, shape=(3, s, s), dtype=np.uint8), "state": state})
+
+
+def _check_actions(actions, shape) -> np.ndarray:
+    a = np.asarray(actions, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"actions must have shape {shape} (num_envs, action_dim), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("actions contain NaN or inf; PixMC actions must be finite values in [-1, 1]")
+    return np.clip(a, -1.0, 1.0)  # the original wrapper clipped actions to [-1, 1]
+
+
+class PixMCVectorEnv(gym.vector.VectorEnv):
+    """N envs of one PixMC-Sparse task, stepped in-process by a thread pool.
+
+    info keys of `step`:
+      reward_terms      {term: float32 (N,)} each term's contribution to the reward (scale x value;
+                        terms dropped at this reward level are 0); they sum to the reward
+      success           bool (N,) the outcome of episodes that ended this step (valid where `_success`)
+      success_condition bool (N,) whether the task's success condition holds this step
+      final_obs         last observation of episodes that ended this step (valid where `_final_obs`)
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"], "render_fps": 60}
+
+    def __init__(self, task: str, num_envs: int = 1, obs_type: str = "pixels", image_size: int = 84,
+                 reward_level: str = "sparse", seed: int | None = None, num_threads: int | None = None,
+                 render_mode: str | None = None):
+        check_args(task, num_envs, obs_type, image_size, reward_level)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.task_name, self.reward_level, self.obs_type = task, reward_level, obs_type
+        self.sim = BatchedSim(T.make_task(task), int(num_envs), obs_type, int(image_size), reward_level, num_threads)
+        self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self._seed = seed
+        self._viewer = None
+        self.reward_scales = dict(self.sim.scales)
+        self.max_episode_steps = self.sim.max_steps
+        self.sim.reset()
+        self.single_observation_space = _single_obs_space(self.sim)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.single_action_space = spaces.Box(-1.0, 1.0, shape=(self.sim.ndof,), dtype=np.float32)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._scales = np.array(list(self.reward_scales.values()))
+        self.closed = False
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset every env. A seed reseeds the per-env generators (env i draws from (seed, i));
+        without one, the first reset uses the `seed` given to `make`."""
+        if seed is None and self._seed is not None:
+            seed, self._seed = self._seed, None
+        if seed is not None:
+            self.sim.seed(seed)
+            self.action_space.seed(seed)
+        self.sim.reset()
+        return self.sim.observation(), {"success_condition": self.sim.success_condition()}
+
+    def _evaluate(self, actions: np.ndarray):
+        sim = self.sim
+        raw = sim.raw_terms(actions)
+        terms = {k: (self.reward_scales[k] * v).astype(np.float32) for k, v in raw.items()}
+        reward = np.sum([t.astype(np.float64) for t in terms.values()], axis=0)
+        cond = sim.success_condition()
+        sim.update_counter(cond)
+        terminated = sim.arm_collision() | sim.cube_fell()
+        truncated = (sim.elapsed >= sim.max_steps) & ~terminated
+        return reward, terminated, truncated, terms, cond
+
+    def step(self, actions):
+        actions = _check_actions(actions, (self.num_envs, self.sim.ndof))
+        sim = self.sim
+        sim.apply_actions(actions)
+        sim.physics()
+        reward, terminated, truncated, terms, cond = self._evaluate(actions)
+        done = terminated | truncated
+        info = {"reward_terms": terms, "success_condition": cond,
+                "success": sim.succeeded & done, "_success": done.copy()}
+        obs = sim.observation()
+        if done.any():
+            ids = np.flatnonzero(done)
+            info["final_obs"] = {k: v.copy() for k, v in obs.items()}
+            info["_final_obs"] = done.copy()
+            sim.reset(ids)
+            fresh = sim.observation()
+            for k in obs:
+                obs[k][ids] = fresh[k][ids]
+        return obs, reward.astype(np.float32), terminated, truncated, info
+
+    def render(self):
+        """A third-person view of env 0 (for videos), 480x640 RGB."""
+        if self.render_mode != "rgb_array":
+            return None
+        if self._viewer is None:
+            from .render import make_renderer
+
+            self._viewer = make_renderer(self.sim.model, 480, 640)
+        self._viewer.update_scene(self.sim.datas[0], camera="scene")
+        return self._viewer.render()
+
+    def close_extras(self, **kwargs):
+        if self._viewer is not None:
+            self._viewer.close()
+            self._viewer = None
+        self.sim.close()
+
+
+class PixMCEnv(gym.Env):
+    """One env (no batch axis, no autoreset) for `gymnasium.make("pixmc_sparse/<Task>-v0")`."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
+
+    def __init__(self, task: str = "FrankaReach", obs_type: str = "pixels", image_size: int = 84,
+                 reward_level: str = "sparse", render_mode: str | None = None):
+        self._vec = PixMCVectorEnv(task, 1, obs_type, image_size, reward_level, num_threads=1, render_mode=render_mode)
+        self.observation_space = self._vec.single_observation_space
+        self.action_space = self._vec.single_action_space
+        self.render_mode = render_mode
+        self.reward_scales = self._vec.reward_scales
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is None:  # draw the env's generator from gymnasium's np_random, so reset() stays reproducible
+            seed = int(self.np_random.integers(2**31))
+        obs, info = self._vec.reset(seed=seed)
+        return {k: v[0] for k, v in obs.items()}, {"success_condition": bool(info["success_condition"][0])}
+
+    def step(self, action):
+        vec = self._vec
+        a = _check_actions(np.asarray(action)[None], (1, vec.sim.ndof))
+        vec.sim.apply_actions(a)
+        vec.sim.physics()
+        reward, terminated, truncated, terms, cond = vec._evaluate(a)
+        done = bool(terminated[0] or truncated[0])
+        info = {"reward_terms": {k: float(v[0]) for k, v in terms.items()},
+                "success_condition": bool(cond[0]), "success": bool(vec.sim.succeeded[0]) and done}
+        obs = {k: v[0] for k, v in vec.sim.observation().items()}
+        return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    def render(self):
+        return self._vec.render()
+
+    def close(self):
+        self._vec.close()
+
