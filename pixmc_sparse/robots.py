@@ -158,11 +158,11 @@ def franka() -> Robot:
     for side, sign in (("left", 1), ("right", -1)):
         b.open(f"panda_{side}finger", (0, 0, 0.0584))
         # Isaac drove the fingers with stiffness 1e6 and a 200 N limit; a stiff-but-stable MuJoCo analogue
-        b.joint(f"panda_finger_joint{1 if sign > 0 else 2}", 0.0, 0.04, kp=2000, kv=40, effort=70,
-                armature=0.01, kind="slide", axis=(0, sign, 0))
+        b.joint(f"panda_finger_joint{1 if sign > 0 else 2}", 0.0, 0.04, kp=2000, kv=100, effort=40,
+                armature=0.2, kind="slide", axis=(0, sign, 0))
         # pad: its inner face is the finger frame's y = 0 plane, so the gap between pads is q_left + q_right
         b.box((0, sign * 0.0095, 0.032), (0.0105, 0.0095, 0.024), 0.015, rgba=DARK_RGBA,
-              extra='condim="4" friction="1.5 0.02 0.0001"')
+              extra='condim="4" friction="1.5 0.02 0.0001" solref="0.01 1" solimp="0.95 0.99 0.001"')
         b.site(f"grasp_{side}", (0, 0, 0.045))
         b.close()
     b.close()  # hand
