@@ -110,6 +110,7 @@ class _Builder:
 
     def camera(self, pos, xyaxes) -> None:  # fovy: 104.9 deg = the 224-px centre crop of a 120-deg-wide 298x224 image
         self.lines.append(f'<camera name="hand_cam" pos="{_fmt(pos)}" xyaxes="{_fmt(xyaxes)}" fovy="104.9"/>')
+        self.lines.append(f'<site name="hand_cam" pos="{_fmt(pos)}" size="0.005" group="5"/>')  # for IK
 
     def sensors(self) -> str:
         return "\n".join(f'<touch name="{s}" site="{s}"/>' for s in self.touch)

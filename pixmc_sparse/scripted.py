@@ -103,3 +103,29 @@ class FrankaPickScript:
             actions[i, :ARM] = to_action(sim, i, sim.q[i, :ARM] + dq, slice(0, ARM))
             actions[i, ARM:] = to_action(sim, i, np.full(2, fingers), slice(ARM, ARM + 2))
         return actions
+
+
+# Hand orientations (columns: the hand body's x, y, z axes in world) that point the hand camera
+# straight down or along -x (towards the cabinet); Franka: panda_hand, Kuka: allegro_mount.
+LOOK = {
+    ("franka", "down"): FRANKA_TOP_GRASP,
+    ("franka", "-x"): np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
+    ("kuka", "down"): np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]),
+    ("kuka", "-x"): np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]),
+}
+HAND_BODY = {"franka": "panda_hand", "kuka": "allegro_mount"}
+
+
+def pose_facing(sim: BatchedSim, i: int, target: np.ndarray, direction: str = "down", standoff: float = 0.3,
+                iterations: int = 300, sites: tuple[str, ...] = ("hand_cam",)) -> np.ndarray:
+    """Kinematically place env i's arm (no physics) so that the hand camera (or the mean of `sites`)
+    is `standoff` metres from `target`, looking along `direction` ("down" or "-x"). Returns the pose."""
+    robot = sim.robot.name
+    view = LOOK[(robot, direction)][:, 2]
+    q = sim.q[i].copy()
+    for _ in range(iterations):
+        dq = ik_delta(sim, i, sites, np.asarray(target) - standoff * view,
+                      LOOK[(robot, direction)], HAND_BODY[robot])
+        q[:ARM] = np.clip(q[:ARM] + dq, sim.robot.lower[:ARM], sim.robot.upper[:ARM])
+        sim.place(i, robot_q=q)
+    return q
