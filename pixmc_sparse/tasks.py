@@ -312,7 +312,7 @@ def scene_xml(task: Task) -> str:
   <compiler angle="radian" eulerseq="XYZ" autolimits="true"/>
   <option timestep="{PHYSICS_TIMESTEP:.8f}" integrator="implicitfast" gravity="0 0 -9.81"/>
   <visual>
-    <quality shadowsize="0" offsamples="0"/>
+    <quality shadowsize="0" offsamples="0" numslices="12" numstacks="6"/>
     <headlight ambient="0.45 0.45 0.45" diffuse="0.5 0.5 0.5" specular="0 0 0"/>
     <global offwidth="640" offheight="480"/>
   </visual>
