@@ -21,3 +21,35 @@ def make_envs():
     yield _make
     for envs in made:
         envs.close()
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def import_script(name: str):
+    """Import a top-level script (e.g. "ppo_pixmc_mimex") as a module; its training loop stays under __main__."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(name: str, args: list, cwd, timeout: int = 600):
+    """Run a script in `cwd` (its runs/ and videos/ land there); returns the CompletedProcess."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(ROOT / f"{name}.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def read_scalars(run_dir) -> dict:
+    """{tag: [(step, value), ...]} of the TensorBoard event file(s) in run_dir."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
