@@ -1,5 +1,6 @@
-"""What MIMEx costs: run ppo_pixmc.py and ppo_pixmc_mimex.py (n-mask 1 and 5) on the same settings, one
-after the other in this process's machine, and print each run's SPS and the overhead against plain PPO.
+"""What the bonuses cost: run ppo_pixmc.py, ppo_pixmc_mimex.py (n-mask 1 and 5), ppo_pixmc_icm.py and
+ppo_pixmc_rnd.py on the same settings, one after the other, and print each run's SPS and its cost against
+plain PPO.
 
     python benchmarks/mimex_overhead.py                                   # state obs, FrankaReach
     python benchmarks/mimex_overhead.py --extra --obs-type pixels --image-size 84
@@ -37,7 +38,8 @@ def main() -> None:
                    help="further flags for every run (default: --obs-type state)")
     args = p.parse_args()
     common = ["--task", args.task, "--total-timesteps", str(args.total_timesteps), *args.extra]
-    variants = [("ppo_pixmc", []), ("ppo_pixmc_mimex", ["--n-mask", "1"]), ("ppo_pixmc_mimex", ["--n-mask", "5"])]
+    variants = [("ppo_pixmc", []), ("ppo_pixmc_mimex", ["--n-mask", "1"]), ("ppo_pixmc_mimex", ["--n-mask", "5"]),
+                ("ppo_pixmc_icm", []), ("ppo_pixmc_rnd", [])]
     print("settings:", " ".join(common))
     results = []
     for script, extra in variants:

@@ -1,5 +1,5 @@
-"""ppo_pixmc.py and ppo_pixmc_mimex.py end to end: smoke runs (state and pixels), logged tags, the
-diff contract, checkpoints, the MVP encoder loader, bad input, and a short-run regression.
+"""The PPO scripts end to end (ppo_pixmc.py and its MIMEx, ICM and RND variants): smoke runs (state and
+pixels), logged tags, the diff contract, checkpoints, the MVP encoder loader, bad input, short-run regression.
 
 Regenerate the recorded regression values (after an intended change) with
     PIXMC_REGENERATE=1 python -m pytest tests/test_ppo_scripts.py -k regression
@@ -20,7 +20,12 @@ from conftest import ROOT, import_script, read_scalars, run_script
 SMALL = ["--task", "FrankaReach", "--num-envs", "4", "--num-steps", "100", "--seed", "1"]
 STATE = SMALL + ["--obs-type", "state", "--total-timesteps", "1600"]  # 4 iterations; episodes end at 199, 398
 PIXELS = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "800", "--capture-video"]
-MIMEX = ["--mimex-batch-size", "200"]  # 2 MIMEx updates per iteration
+BONUS = {"ppo_pixmc_mimex": "mimex", "ppo_pixmc_icm": "icm", "ppo_pixmc_rnd": "rnd"}
+SCRIPTS = ["ppo_pixmc", *BONUS]
+
+
+def bonus_flags(script):  # 2 bonus updates per iteration
+    return [f"--{BONUS[script]}-batch-size", "200"] if script in BONUS else []
 PPO_TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/success_rate", "charts/SPS",
             "charts/learning_rate", "losses/value_loss", "losses/policy_loss", "losses/entropy",
             "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"}
@@ -38,29 +43,28 @@ def _run(tmp_path_factory, script, args):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    return {
-        ("ppo_pixmc", "state"): _run(tmp_path_factory, "ppo_pixmc", STATE + ["--save-model", "--eval-episodes", "2"]),
-        ("ppo_pixmc_mimex", "state"): _run(tmp_path_factory, "ppo_pixmc_mimex", STATE + MIMEX + ["--save-model",
-                                                                                                "--eval-episodes", "2"]),
-        ("ppo_pixmc", "pixels"): _run(tmp_path_factory, "ppo_pixmc", PIXELS),
-        ("ppo_pixmc_mimex", "pixels"): _run(tmp_path_factory, "ppo_pixmc_mimex", PIXELS + MIMEX),
-    }
+    out = {}
+    for script in SCRIPTS:
+        out[(script, "state")] = _run(tmp_path_factory, script, STATE + bonus_flags(script) + ["--save-model",
+                                                                                              "--eval-episodes", "2"])
+        out[(script, "pixels")] = _run(tmp_path_factory, script, PIXELS + bonus_flags(script))
+    return out
 
 
-@pytest.mark.parametrize("script", ["ppo_pixmc", "ppo_pixmc_mimex"])
+@pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("obs", ["state", "pixels"])
 def test_smoke_run_logs_every_tag_with_finite_values(runs, script, obs):
     _, _, scalars = runs[(script, obs)]
-    expected = PPO_TAGS | (BONUS_TAGS if script == "ppo_pixmc_mimex" else set())
+    expected = PPO_TAGS | (BONUS_TAGS if script in BONUS else set())
     assert expected <= set(scalars), expected - set(scalars)
     for tag in expected:
         assert all(math.isfinite(v) for _, v in scalars[tag]), tag
-    assert len(scalars["losses/value_loss"]) >= 2  # >= 2 PPO updates (and as many MIMEx rounds of 2 updates)
-    if script == "ppo_pixmc_mimex":
+    assert len(scalars["losses/value_loss"]) >= 2  # >= 2 PPO updates (and as many rounds of 2 bonus updates)
+    if script in BONUS:
         assert len(scalars["losses/bonus_loss"]) >= 2 and all(v > 0 for _, v in scalars["charts/intrinsic_reward"])
         scaled = dict(scalars["charts/intrinsic_reward_scaled"])
-        assert all(v == pytest.approx(0.05 * scaled_raw, rel=1e-4) for (s, scaled_raw) in scalars["charts/intrinsic_reward"]
-                   for v in [scaled[s]])
+        for step, raw in scalars["charts/intrinsic_reward"]:
+            assert scaled[step] == pytest.approx(0.05 * raw, rel=1e-4)
 
 
 def test_capture_video_writes_an_egocentric_episode(runs):
@@ -69,13 +73,13 @@ def test_capture_video_writes_an_egocentric_episode(runs):
     assert videos and videos[0].stat().st_size > 1000
 
 
-@pytest.mark.parametrize("script", ["ppo_pixmc", "ppo_pixmc_mimex"])
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_saved_model_evaluates_and_corrupt_checkpoints_fail(runs, script, tmp_path):
     _, run_dir, scalars = runs[(script, "state")]
     assert len(scalars["eval/episodic_return"]) == 2
     model = run_dir / f"{script}.cleanrl_model"
     ckpt = torch.load(model, weights_only=True)
-    assert ("mimex" in ckpt) == (script == "ppo_pixmc_mimex")
+    assert set(ckpt) == {"args", "agent"} | ({BONUS[script]} if script in BONUS else set())
     res = run_script(script, ["--eval-checkpoint", str(model), "--eval-episodes", "2"], tmp_path)
     assert res.returncode == 0 and "eval: return" in res.stdout, res.stderr[-2000:]
     bad = tmp_path / "bad.cleanrl_model"
@@ -86,23 +90,25 @@ def test_saved_model_evaluates_and_corrupt_checkpoints_fail(runs, script, tmp_pa
     assert not (tmp_path / "bad_run" / "runs").exists()
 
 
-def test_diff_shows_only_the_mimex_block_class_and_bonus_lines():
+@pytest.mark.parametrize("script", list(BONUS))
+def test_diff_shows_only_the_bonus_block_class_and_bonus_lines(script):
+    """`diff ppo_pixmc.py <variant>.py` is a patch that only adds: bonus flags in the Args block, the bonus
+    class(es) right before `to_torch`, and lines marked `# BONUS:`."""
     base = (ROOT / "ppo_pixmc.py").read_text().splitlines()
-    mimex = (ROOT / "ppo_pixmc_mimex.py").read_text().splitlines()
-    allowed = set()
-    start, stop = mimex.index("    # Bonus arguments"), mimex.index("    # filled in at runtime")
-    allowed |= set(range(start, stop))
-    start, stop = mimex.index("def sincos_embedding(length: int, dim: int) -> torch.Tensor:"), mimex.index(
-        "def to_torch(obs, device):")
-    allowed |= set(range(start, stop))
-    matcher = difflib.SequenceMatcher(a=base, b=mimex, autojunk=False)
+    variant = (ROOT / f"{script}.py").read_text().splitlines()
+    allowed = set(range(variant.index("    # Bonus arguments"), variant.index("    # filled in at runtime")))
+    classes_at = base.index("def to_torch(obs, device):")
+    matcher = difflib.SequenceMatcher(a=base, b=variant, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
         assert tag == "insert", f"ppo_pixmc.py lines {i1 + 1}-{i2} were changed or removed: {base[i1:i2]}"
+        if i1 == classes_at:  # the block of new definitions before to_torch
+            assert variant[j1].startswith(("class ", "def ")), variant[j1]
+            continue
         for j in range(j1, j2):
-            line = mimex[j]
-            assert j in allowed or "# BONUS:" in line or not line.strip(), f"unmarked MIMEx line {j + 1}: {line}"
+            line = variant[j]
+            assert j in allowed or "# BONUS:" in line or not line.strip(), f"unmarked {script} line {j + 1}: {line}"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -145,11 +151,10 @@ def test_mvp_encoder_loads_the_released_layout_and_rejects_others(tmp_path):
 
 def _regression_values(runs):
     values = {}
-    for script in ("ppo_pixmc", "ppo_pixmc_mimex"):
+    for script in SCRIPTS:
         scalars = runs[(script, "state")][2]
-        values[script] = {tag: [v for _, v in scalars[tag]] for tag in ("charts/episodic_return",)}
-        if script == "ppo_pixmc_mimex":
-            values[script]["charts/intrinsic_reward"] = [v for _, v in scalars["charts/intrinsic_reward"]]
+        tags = ["charts/episodic_return"] + (["charts/intrinsic_reward"] if script in BONUS else [])
+        values[script] = {tag: [v for _, v in scalars[tag]] for tag in tags}
     return values
 
 

@@ -1,0 +1,600 @@
+# PPO on PixMC-Sparse (CleanRL style): the "noise" baseline of the MIMEx paper, and the file every bonus
+# variant (ppo_pixmc_mimex.py, ppo_pixmc_icm.py, ppo_pixmc_rnd.py) differs from by a bonus module only.
+# PPO as in MVP (Xiao et al. 2022): Gaussian policy with a state-independent log-std, SELU MLPs
+# 256-128-64 for actor and critic, GAE, clipped objective, cosine learning-rate schedule.
+# BONUS: + RND (Burda et al. 2018) as the MIMEx paper ran it: a fixed random target network and a trained
+# BONUS: predictor, small MLPs on the policy's per-step features of s_t; the prediction error is the intrinsic
+# BONUS: reward and PPO maximises r_e + beta * r_i (one value head, no observation normalisation).
+# Docs: README.md. Paper-scale command line: README.md, "Reproducing the paper".
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import imageio.v2 as imageio
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+from torch.distributions.normal import Normal
+from torch.utils.tensorboard import SummaryWriter
+
+import pixmc_sparse
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    seed: int = 1
+    """seed of python, numpy, torch and the envs"""
+    torch_deterministic: bool = True
+    """if toggled, torch uses deterministic algorithms (cudnn included); off may be faster on a GPU"""
+    cuda: bool = True
+    """if toggled, use CUDA when it is available (falls back to the CPU)"""
+    track: bool = False
+    """if toggled, also log to Weights and Biases (needs `pip install wandb`)"""
+    wandb_project_name: str = "pixmc-sparse"
+    """the wandb project name"""
+    wandb_entity: Optional[str] = None
+    """the entity (team) of the wandb project"""
+    capture_video: bool = False
+    """if toggled, save videos of env 0's episodes to `videos/{run_name}` (hand camera; third person with state obs)"""
+    save_model: bool = False
+    """if toggled, save the model to `runs/{run_name}/{exp_name}.cleanrl_model` and evaluate it"""
+    eval_checkpoint: Optional[str] = None
+    """path of a saved `.cleanrl_model`: evaluate it for `eval_episodes` episodes and exit (no training)"""
+    eval_episodes: int = 10
+    """episodes of a deterministic (mean-action) evaluation"""
+
+    # Environment
+    task: Literal["FrankaReach", "FrankaCabinet", "FrankaPick", "FrankaMove",
+                  "KukaReach", "KukaCabinet", "KukaPick", "KukaMove"] = "KukaPick"
+    """the PixMC-Sparse task"""
+    obs_type: Literal["pixels", "state"] = "pixels"
+    """pixels: hand-camera image + robot state; state: robot + task state (the oracle setting, no rendering)"""
+    image_size: int = 84
+    """side of the square hand-camera image (pixels); the paper used 224"""
+    reward_level: Literal["dense", "sparse", "sparser"] = "sparse"
+    """dense: PixMC; sparse: PixMC-Sparse (paper Table 2); sparser: also without the distance-to-goal term"""
+    encoder: Literal["cnn", "mvp"] = "cnn"
+    """image encoder: cnn (trained with PPO) or mvp (the frozen MAE ViT-S/16 of MVP; needs 224 px)"""
+    encoder_checkpoint: Optional[str] = None
+    """path of MVP's released ViT-S/16 checkpoint (e.g. mae_pretrain_hoi_vit_small.pth) for --encoder mvp"""
+
+    # Algorithm specific arguments
+    total_timesteps: int = 2_000_000
+    """total env steps of the experiment (summed over envs)"""
+    learning_rate: float = 5e-4
+    """the initial learning rate of the optimizer"""
+    num_envs: int = 32
+    """the number of parallel envs"""
+    num_steps: int = 32
+    """env steps per env per rollout"""
+    anneal_lr: bool = True
+    """if toggled, the learning rate follows a cosine schedule to 0 over the run (as MVP)"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    gae_lambda: float = 0.95
+    """the lambda of the general advantage estimation"""
+    num_minibatches: int = 4
+    """the number of minibatches per epoch"""
+    update_epochs: int = 10
+    """epochs of PPO updates per rollout"""
+    norm_adv: bool = True
+    """if toggled, advantages are normalised per minibatch"""
+    clip_coef: float = 0.1
+    """the surrogate clipping coefficient"""
+    clip_vloss: bool = True
+    """if toggled, the value loss is clipped as in the PPO paper"""
+    ent_coef: float = 0.0
+    """coefficient of the entropy bonus"""
+    vf_coef: float = 2.0
+    """coefficient of the value loss (2.0: a default hidden in MVP's code)"""
+    max_grad_norm: float = 1.0
+    """the maximum norm for gradient clipping"""
+    target_kl: Optional[float] = None
+    """stop the epochs of an update early when the approximate KL exceeds this"""
+    init_action_std: float = 1.0
+    """initial standard deviation of the Gaussian policy (state-independent, learned)"""
+
+    # Bonus arguments
+    beta: float = 0.05
+    """coefficient of the intrinsic reward: PPO maximises r_e + beta * r_i"""
+    normalize_bonus: bool = False
+    """if toggled, divide r_i by the running std of its discounted return (Burda et al.); the paper used the raw error"""
+    rnd_hidden_dim: int = 256
+    """hidden width of the RND networks"""
+    rnd_feature_dim: int = 288
+    """output size of the RND target and predictor"""
+    rnd_lr: float = 1e-3
+    """Adam learning rate of the RND predictor"""
+    rnd_batch_size: int = 512
+    """observations per RND update (each rollout's observations are used once)"""
+
+    # filled in at runtime
+    batch_size: int = 0
+    """the batch size (num_envs * num_steps)"""
+    minibatch_size: int = 0
+    """the minibatch size (batch_size // num_minibatches)"""
+    num_iterations: int = 0
+    """the number of rollouts + updates (total_timesteps // batch_size)"""
+
+
+def check_args(args: Args) -> None:
+    """Fail before any training starts, with one clear message per mistake."""
+    for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs", "eval_episodes"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.obs_type == "pixels" and args.encoder == "cnn" and args.image_size < 36:
+        raise ValueError(f"--image-size must be >= 36 for the CNN encoder (8x8/4, 4x4/2, 3x3/1 convs), got {args.image_size}")
+    if args.rnd_batch_size < 1:  # BONUS:
+        raise ValueError(f"--rnd-batch-size must be >= 1, got {args.rnd_batch_size}")  # BONUS:
+    if args.encoder == "mvp" and args.obs_type == "pixels":
+        if args.encoder_checkpoint is None:
+            raise ValueError("--encoder mvp needs --encoder-checkpoint PATH: MVP's released ViT-S/16 file "
+                             "(e.g. mae_pretrain_hoi_vit_small.pth, see README); nothing is downloaded")
+        if args.image_size != 224:
+            raise ValueError(f"--encoder mvp needs --image-size 224 (the ViT's input), got {args.image_size}")
+
+
+def make_envs(args: Args, num_envs: int, seed: int):
+    return pixmc_sparse.make(args.task, num_envs=num_envs, obs_type=args.obs_type, image_size=args.image_size,
+                             reward_level=args.reward_level, seed=seed,
+                             render_mode="rgb_array" if args.capture_video and args.obs_type == "state" else None)
+
+
+def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
+    torch.nn.init.orthogonal_(layer.weight, std)
+    torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block in timm's layout (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(dim, 3 * dim)
+        self.attn.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(dim, int(dim * mlp_ratio))
+        self.mlp.fc2 = nn.Linear(int(dim * mlp_ratio), dim)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        qkv = self.attn.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(b, n, d)
+        x = x + self.attn.proj(y)
+        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
+
+
+class CNNEncoder(nn.Module):
+    """The Nature-DQN conv stack on the hand-camera image, trained end-to-end with PPO."""
+
+    def __init__(self, image_size: int, out_dim: int = 256):
+        super().__init__()
+        self.conv = nn.Sequential(
+            layer_init(nn.Conv2d(3, 32, 8, stride=4)), nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(), nn.Flatten())
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, 3, image_size, image_size)).shape[1]
+        self.fc = nn.Sequential(layer_init(nn.Linear(flat, out_dim)), nn.ReLU())
+        self.out_dim, self.trainable = out_dim, True
+
+    def forward(self, pixels):
+        return self.fc(self.conv(pixels.float() / 255.0))
+
+
+class MVPEncoder(nn.Module):
+    """MVP's ViT-S/16 (timm layout), frozen: feature = LayerNorm(CLS token), 384-d, on 224x224 images."""
+
+    def __init__(self, dim: int = 384, depth: int = 12, heads: int = 6):
+        super().__init__()
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dim, 16, stride=16)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + 14 * 14, dim))
+        self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.out_dim, self.trainable = dim, False
+
+    @torch.no_grad()
+    def forward(self, pixels):
+        x = self.patch_embed.proj((pixels.float() / 255.0 - self.mean) / self.std).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], dim=1) + self.pos_embed
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)[:, 0]
+
+
+def load_mvp_encoder(path: str) -> MVPEncoder:
+    """MVP's released checkpoint: a torch.save dict whose "model" entry is a timm ViT state dict
+    (MAE decoder keys, if present, are ignored). Anything else fails with what was expected."""
+    encoder = MVPEncoder()
+    expected = {k: v.shape for k, v in encoder.state_dict().items() if k not in ("mean", "std")}
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"--encoder-checkpoint {path!r} is not a readable torch checkpoint ({err}); expected "
+                         "MVP's ViT-S/16 file (e.g. mae_pretrain_hoi_vit_small.pth)") from None
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f"--encoder-checkpoint {path!r}: expected a dict with a 'model' state dict")
+    missing = sorted(k for k in expected if k not in state)
+    wrong = sorted(k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k]))
+    if missing or wrong:
+        raise ValueError(f"--encoder-checkpoint {path!r} is not a ViT-S/16 (patch 16, width 384, depth 12): "
+                         f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, wrong shape {wrong[:5]}")
+    encoder.load_state_dict({k: state[k] for k in expected}, strict=False)
+    return encoder.requires_grad_(False).eval()
+
+
+def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
+    return nn.Sequential(layer_init(nn.Linear(in_dim, 256)), nn.SELU(), layer_init(nn.Linear(256, 128)), nn.SELU(),
+                         layer_init(nn.Linear(128, 64)), nn.SELU(), layer_init(nn.Linear(64, out_dim), std=out_std))
+
+
+class Agent(nn.Module):
+    """Pixels: image features -> Linear 128, robot state -> Linear 128, concatenated; state: the oracle vector.
+    Actor and critic are separate SELU MLPs on that input; the log-std does not depend on the state."""
+
+    def __init__(self, envs, args: Args, encoder: Optional[nn.Module]):
+        super().__init__()
+        state_dim = envs.single_observation_space["state"].shape[0]
+        self.encoder = encoder
+        if encoder is not None:
+            self.obs_proj = layer_init(nn.Linear(encoder.out_dim, 128))
+            self.state_proj = layer_init(nn.Linear(state_dim, 128))
+        in_dim = 256 if encoder is not None else state_dim
+        act_dim = envs.single_action_space.shape[0]
+        self.critic = mlp(in_dim, 1, 1.0)
+        self.actor_mean = mlp(in_dim, act_dim, 0.01)
+        self.actor_logstd = nn.Parameter(torch.full((1, act_dim), float(np.log(args.init_action_std))))
+
+    def features(self, obs):
+        """Per-step features: the image encoder's output (pixels) or the oracle state vector."""
+        return self.encoder(obs["pixels"]) if self.encoder is not None else obs["state"]
+
+    def trunk(self, feats, obs):
+        if self.encoder is None:
+            return feats
+        return torch.cat([self.obs_proj(feats), self.state_proj(obs["state"])], dim=1)
+
+    def get_value(self, feats, obs):
+        return self.critic(self.trunk(feats, obs))
+
+    def get_action_and_value(self, feats, obs, action=None):
+        x = self.trunk(feats, obs)
+        mean = self.actor_mean(x)
+        probs = Normal(mean, self.actor_logstd.expand_as(mean).exp())
+        if action is None:
+            action = probs.sample()
+        return action, probs.log_prob(action).sum(1), probs.entropy().sum(1), self.critic(x)
+
+
+class RND(nn.Module):
+    """Random Network Distillation (Burda et al. 2018) on the per-step features: a fixed random target
+    network and a trained predictor; the bonus is the predictor's error. forward() trains nothing."""
+
+    def __init__(self, feat_dim: int, args: Args):
+        super().__init__()
+        h, e = args.rnd_hidden_dim, args.rnd_feature_dim
+        self.target = nn.Sequential(nn.Linear(feat_dim, h), nn.ReLU(), nn.Linear(h, e)).requires_grad_(False)
+        self.predictor = nn.Sequential(nn.Linear(feat_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, e))
+
+    def forward(self, feats):
+        """s_t -> bonus (B,) detached, loss: the predictor's mean squared error against the target."""
+        error = ((self.predictor(feats) - self.target(feats)) ** 2).mean(1)
+        return error.detach(), error.mean()
+
+
+class IntrinsicReturnNormalizer:
+    """--normalize-bonus (Burda et al. 2018): divide r_i by the running std of the discounted intrinsic
+    return, which each env accumulates along its own time axis (never across envs). The paper's runs
+    used the raw error (off)."""
+
+    def __init__(self, num_envs: int, gamma: float, device):
+        self.gamma = gamma
+        self.discounted = torch.zeros(num_envs, device=device)
+        self.mean, self.var, self.count = torch.zeros((), device=device), torch.ones((), device=device), 1e-4
+
+    def __call__(self, intrinsic):
+        """intrinsic (num_steps, num_envs) -> the same, divided by the updated running std."""
+        returns = []
+        for r in intrinsic:
+            self.discounted = self.discounted * self.gamma + r
+            returns.append(self.discounted)
+        x = torch.stack(returns).flatten()
+        batch_mean, batch_var, n = x.mean(), x.var(unbiased=False), x.numel()
+        delta, total = batch_mean - self.mean, self.count + n  # parallel (Chan et al.) mean/variance update
+        self.var = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
+        self.mean, self.count = self.mean + delta * n / total, total
+        return intrinsic / torch.sqrt(self.var + 1e-8)
+
+
+def to_torch(obs, device):
+    return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
+
+
+def load_checkpoint(path: str) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"--eval-checkpoint {path!r} is not a readable checkpoint of these scripts ({err}); "
+                         "save one with --save-model") from None
+    if not isinstance(ckpt, dict) or not {"args", "agent"} <= set(ckpt):
+        raise ValueError(f"--eval-checkpoint {path!r}: expected a dict with 'args' and 'agent' (from --save-model)")
+    return ckpt
+
+
+def evaluate(agent: Agent, args: Args, device, episodes: int, seed: int):
+    """Deterministic (mean-action) episodes; returns their extrinsic returns and successes."""
+    envs = make_envs(args, min(episodes, args.num_envs), seed)
+    obs, _ = envs.reset(seed=seed)
+    ep_ret, returns, successes = np.zeros(envs.num_envs), [], []
+    while len(returns) < episodes:
+        with torch.no_grad():
+            o = to_torch(obs, device)
+            mean = agent.actor_mean(agent.trunk(agent.features(o), o))
+        obs, reward, terminated, truncated, info = envs.step(mean.cpu().numpy())
+        ep_ret += reward
+        for i in np.flatnonzero(terminated | truncated):
+            returns.append(ep_ret[i])
+            successes.append(bool(info["success"][i]))
+            ep_ret[i] = 0.0
+    envs.close()
+    return returns[:episodes], successes[:episodes]
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    args.batch_size = int(args.num_envs * args.num_steps)
+    args.minibatch_size = int(args.batch_size // args.num_minibatches)
+    args.num_iterations = args.total_timesteps // args.batch_size
+    check_args(args)
+    ckpt = load_checkpoint(args.eval_checkpoint) if args.eval_checkpoint else None
+    if ckpt is not None:  # evaluate with the envs and model of the checkpoint's run
+        for key in ("task", "obs_type", "image_size", "reward_level", "encoder", "encoder_checkpoint"):
+            setattr(args, key, ckpt["args"][key])
+    encoder = None
+    if args.obs_type == "pixels":
+        encoder = load_mvp_encoder(args.encoder_checkpoint) if args.encoder == "mvp" else CNNEncoder(args.image_size)
+    run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    if args.track:
+        import wandb
+
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, monitor_gym=False, save_code=True)
+    writer = SummaryWriter(f"runs/{run_name}")
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+
+    # seeding
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.use_deterministic_algorithms(args.torch_deterministic, warn_only=True)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+
+    # env setup
+    envs = make_envs(args, args.num_envs, args.seed)
+    agent = Agent(envs, args, encoder).to(device)
+    if ckpt is not None:
+        try:
+            agent.load_state_dict(ckpt["agent"])
+        except RuntimeError as err:
+            raise ValueError(f"--eval-checkpoint {args.eval_checkpoint!r} does not fit this script's model: {err}")
+        envs.close()
+        returns, successes = evaluate(agent, args, device, args.eval_episodes, args.seed)
+        for k, r in enumerate(returns):
+            writer.add_scalar("eval/episodic_return", r, k)
+        print(f"eval: return {np.mean(returns):.2f} +- {np.std(returns):.2f}, success rate {np.mean(successes):.2f}")
+        writer.close()
+        raise SystemExit(0)
+    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate, eps=1e-5)
+
+    # storage (the images stay uint8; frozen-encoder features are cached, as MVP did)
+    obs_space = envs.single_observation_space
+    obs_buf = {k: torch.zeros((args.num_steps, args.num_envs) + obs_space[k].shape,
+                              dtype=torch.uint8 if k == "pixels" else torch.float32, device=device) for k in obs_space}
+    feat_dim = encoder.out_dim if encoder is not None else obs_space["state"].shape[0]
+    feats_buf = torch.zeros((args.num_steps, args.num_envs, feat_dim), device=device)
+    rnd = RND(feat_dim, args).to(device)  # BONUS:
+    rnd_optimizer = torch.optim.Adam([p for p in rnd.parameters() if p.requires_grad], lr=args.rnd_lr)  # BONUS:
+    normalizer = IntrinsicReturnNormalizer(args.num_envs, args.gamma, device)  # BONUS:
+    actions = torch.zeros((args.num_steps, args.num_envs) + envs.single_action_space.shape, device=device)
+    logprobs = torch.zeros((args.num_steps, args.num_envs), device=device)
+    rewards = torch.zeros((args.num_steps, args.num_envs), device=device)
+    dones = torch.zeros((args.num_steps, args.num_envs), device=device)
+    values = torch.zeros((args.num_steps, args.num_envs), device=device)
+
+    # start the game
+    global_step = 0
+    start_time = time.time()
+    next_obs, _ = envs.reset(seed=args.seed)
+    next_obs = to_torch(next_obs, device)
+    next_done = torch.zeros(args.num_envs, device=device)
+    ep_return, ep_length = np.zeros(args.num_envs), np.zeros(args.num_envs, dtype=np.int64)
+    video_frames, video_episode = [], 0
+
+    for iteration in range(1, args.num_iterations + 1):
+        if args.anneal_lr:  # cosine schedule (MVP)
+            optimizer.param_groups[0]["lr"] = args.learning_rate * 0.5 * (1 + np.cos(np.pi * (iteration - 1) / args.num_iterations))
+        finished = {"return": [], "length": [], "success": []}
+
+        for step in range(0, args.num_steps):
+            global_step += args.num_envs
+            for k in obs_buf:
+                obs_buf[k][step] = next_obs[k]
+            dones[step] = next_done
+
+            with torch.no_grad():
+                feats = agent.features(next_obs)
+                action, logprob, _, value = agent.get_action_and_value(feats, next_obs)
+            feats_buf[step] = feats
+            values[step] = value.flatten()
+            actions[step] = action
+            logprobs[step] = logprob
+
+            obs_np, reward, terminations, truncations, infos = envs.step(action.cpu().numpy())
+            done = np.logical_or(terminations, truncations)
+            rewards[step] = torch.as_tensor(reward, device=device)
+            if truncations.any():  # time limit: bootstrap from the last observation of the episode
+                final = to_torch(infos["final_obs"], device)
+                with torch.no_grad():
+                    final_value = agent.get_value(agent.features(final), final).flatten()
+                rewards[step] += args.gamma * final_value * torch.as_tensor(truncations, device=device)
+            if args.capture_video:
+                video_frames.append(obs_np["pixels"][0].transpose(1, 2, 0) if args.obs_type == "pixels" else envs.render())
+            next_obs, next_done = to_torch(obs_np, device), torch.as_tensor(done, dtype=torch.float32, device=device)
+
+            ep_return += reward
+            ep_length += 1
+            for i in np.flatnonzero(done):
+                finished["return"].append(ep_return[i])
+                finished["length"].append(ep_length[i])
+                finished["success"].append(float(infos["success"][i]))
+                ep_return[i], ep_length[i] = 0.0, 0
+            if args.capture_video and done[0]:
+                if round(video_episode ** (1 / 3)) ** 3 == video_episode or video_episode % 1000 == 0:
+                    os.makedirs(f"videos/{run_name}", exist_ok=True)
+                    imageio.mimsave(f"videos/{run_name}/episode-{video_episode}.mp4", video_frames, fps=30)
+                video_frames, video_episode = [], video_episode + 1
+
+        if finished["return"]:
+            print(f"global_step={global_step}, episodic_return={np.mean(finished['return']):.2f}, "
+                  f"success_rate={np.mean(finished['success']):.2f}")
+            writer.add_scalar("charts/episodic_return", np.mean(finished["return"]), global_step)
+            writer.add_scalar("charts/episodic_length", np.mean(finished["length"]), global_step)
+            writer.add_scalar("charts/success_rate", np.mean(finished["success"]), global_step)
+
+        # BONUS: intrinsic reward of every step = the RND prediction error; RND trains on the same samples
+        b_bonus_feats = feats_buf.reshape(-1, feat_dim)  # BONUS:
+        intrinsic = torch.zeros(args.batch_size, device=device)  # BONUS:
+        perm = torch.randperm(args.batch_size, device=device)  # BONUS:
+        for start in range(0, args.batch_size, args.rnd_batch_size):  # BONUS:
+            mb = perm[start:start + args.rnd_batch_size]  # BONUS:
+            bonus, bonus_loss = rnd(b_bonus_feats[mb])  # BONUS:
+            intrinsic[mb] = bonus  # BONUS:
+            rnd_optimizer.zero_grad()  # BONUS:
+            bonus_loss.backward()  # BONUS:
+            rnd_optimizer.step()  # BONUS:
+        raw_intrinsic = intrinsic.view(args.num_steps, args.num_envs)  # BONUS:
+        intrinsic = normalizer(raw_intrinsic) if args.normalize_bonus else raw_intrinsic  # BONUS:
+        rewards += args.beta * intrinsic  # BONUS:
+
+        # bootstrap value if not done
+        with torch.no_grad():
+            next_value = agent.get_value(agent.features(next_obs), next_obs).reshape(1, -1)
+            advantages = torch.zeros_like(rewards, device=device)
+            lastgaelam = 0
+            for t in reversed(range(args.num_steps)):
+                if t == args.num_steps - 1:
+                    nextnonterminal = 1.0 - next_done
+                    nextvalues = next_value
+                else:
+                    nextnonterminal = 1.0 - dones[t + 1]
+                    nextvalues = values[t + 1]
+                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
+                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+            returns = advantages + values
+
+        # flatten the batch
+        b_obs = {k: v.reshape((-1,) + v.shape[2:]) for k, v in obs_buf.items()}
+        b_feats = feats_buf.reshape(-1, feat_dim)
+        b_logprobs = logprobs.reshape(-1)
+        b_actions = actions.reshape((-1,) + envs.single_action_space.shape)
+        b_advantages = advantages.reshape(-1)
+        b_returns = returns.reshape(-1)
+        b_values = values.reshape(-1)
+
+        # Optimizing the policy and value network
+        b_inds = np.arange(args.batch_size)
+        clipfracs = []
+        for epoch in range(args.update_epochs):
+            np.random.shuffle(b_inds)
+            for start in range(0, args.batch_size, args.minibatch_size):
+                mb_inds = b_inds[start:start + args.minibatch_size]
+                mb_obs = {k: v[mb_inds] for k, v in b_obs.items()}
+                mb_feats = agent.features(mb_obs) if encoder is not None and encoder.trainable else b_feats[mb_inds]
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(mb_feats, mb_obs, b_actions[mb_inds])
+                logratio = newlogprob - b_logprobs[mb_inds]
+                ratio = logratio.exp()
+
+                with torch.no_grad():
+                    # calculate approx_kl http://joschu.net/blog/kl-approx.html
+                    old_approx_kl = (-logratio).mean()
+                    approx_kl = ((ratio - 1) - logratio).mean()
+                    clipfracs += [((ratio - 1.0).abs() > args.clip_coef).float().mean().item()]
+
+                mb_advantages = b_advantages[mb_inds]
+                if args.norm_adv:
+                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+
+                # Policy loss
+                pg_loss1 = -mb_advantages * ratio
+                pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)
+                pg_loss = torch.max(pg_loss1, pg_loss2).mean()
+
+                # Value loss
+                newvalue = newvalue.view(-1)
+                if args.clip_vloss:
+                    v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
+                    v_clipped = b_values[mb_inds] + torch.clamp(newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef)
+                    v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
+                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+                else:
+                    v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
+
+                entropy_loss = entropy.mean()
+                loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
+
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                optimizer.step()
+
+            if args.target_kl is not None and approx_kl > args.target_kl:
+                break
+
+        y_pred, y_true = b_values.cpu().numpy(), b_returns.cpu().numpy()
+        var_y = np.var(y_true)
+        explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
+
+        writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
+        writer.add_scalar("losses/value_loss", v_loss.item(), global_step)
+        writer.add_scalar("losses/policy_loss", pg_loss.item(), global_step)
+        writer.add_scalar("losses/entropy", entropy_loss.item(), global_step)
+        writer.add_scalar("losses/old_approx_kl", old_approx_kl.item(), global_step)
+        writer.add_scalar("losses/approx_kl", approx_kl.item(), global_step)
+        writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
+        writer.add_scalar("losses/explained_variance", explained_var, global_step)
+        writer.add_scalar("charts/intrinsic_reward", raw_intrinsic.mean().item(), global_step)  # BONUS:
+        writer.add_scalar("charts/intrinsic_reward_scaled", args.beta * intrinsic.mean().item(), global_step)  # BONUS:
+        writer.add_scalar("losses/bonus_loss", bonus_loss.item(), global_step)  # BONUS:
+        print("SPS:", int(global_step / (time.time() - start_time)))
+        writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
+        state = {"args": vars(args), "agent": agent.state_dict()}
+        state["rnd"] = rnd.state_dict()  # BONUS:
+        torch.save(state, model_path + ".tmp")
+        os.replace(model_path + ".tmp", model_path)  # never leave a half-written checkpoint
+        print(f"model saved to {model_path}")
+        returns, _ = evaluate(agent, args, device, args.eval_episodes, args.seed + 1)
+        for k, r in enumerate(returns):
+            writer.add_scalar("eval/episodic_return", r, k)
+
+    envs.close()
+    writer.close()
