@@ -364,8 +364,9 @@ class MIMEx(nn.Module):
             h = self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]
         else:  # time masking: the encoder sees the kept steps only
             keep = self.num_keep(t)
-            h = self.embed(x) + self.pos_embed[:, 1:]
-            h = torch.gather(h, 1, shuffle[:, :keep, None].expand(-1, -1, h.shape[2]))
+            kept = shuffle[:, :keep]
+            h = self.embed(torch.gather(x, 1, kept[:, :, None].expand(-1, -1, dim)))
+            h = h + self.pos_embed[0, 1:][kept]
         h = torch.cat([(self.cls_token + self.pos_embed[:, :1]).expand(rows, -1, -1), h], dim=1)
         for block in self.blocks:
             h = block(h)
