@@ -26,27 +26,44 @@ class RenderingUnavailable(RuntimeError):
     """No working headless OpenGL backend for MuJoCo's offscreen renderer."""
 
 
+LIBRARIES = {"egl": "EGL", "osmesa": "OSMesa"}
+_problem: str | None = None  # why rendering cannot work, found before `mujoco` was imported
+
+
 def choose_backend() -> str | None:
-    """Set MUJOCO_GL (and PyOpenGL's platform) before `mujoco` is imported; return the backend."""
+    """Set MUJOCO_GL (and PyOpenGL's platform) before `mujoco` is imported; return the backend. If the backend's
+    library is missing, MuJoCo's GL is disabled instead (so that `import mujoco` and state observations still
+    work) and the first renderer raises RenderingUnavailable."""
+    global _problem
     backend = os.environ.get("MUJOCO_GL")
     if not backend:
-        if ctypes.util.find_library("EGL"):
-            backend = "egl"
-        elif ctypes.util.find_library("OSMesa"):
-            backend = "osmesa"
-        else:
-            return None  # rendering will fail with FIX when (and only if) a pixel env is made
-        os.environ["MUJOCO_GL"] = backend
-    if backend in ("egl", "osmesa"):
-        os.environ.setdefault("PYOPENGL_PLATFORM", backend)
+        backend = next((b for b, lib in LIBRARIES.items() if ctypes.util.find_library(lib)), None)
+        if backend is None:
+            _problem = "no libEGL or libOSMesa found"
+    elif backend in LIBRARIES and ctypes.util.find_library(LIBRARIES[backend]) is None:
+        _problem = f"MUJOCO_GL={backend} but lib{LIBRARIES[backend]} is not installed"
+        backend = None
+    if backend is None:
+        os.environ["MUJOCO_GL"] = "disable"
+        return None
+    os.environ["MUJOCO_GL"] = backend
+    if backend in LIBRARIES:
+        os.environ["PYOPENGL_PLATFORM"] = backend  # PyOpenGL (and dm_control) must agree with MuJoCo
     return backend
+
+
+def check_available() -> None:
+    """Raise RenderingUnavailable (with the packages to install) if choose_backend found no usable GL."""
+    if _problem is not None:
+        raise RenderingUnavailable(f"MuJoCo cannot render offscreen: {_problem}.\n{FIX}")
 
 
 def make_renderer(model, height: int, width: int):
     """A `mujoco.Renderer` with shadows, reflections and skybox off (35x faster in software GL)."""
     import mujoco
 
-    backend = os.environ.get("MUJOCO_GL") or "none found"
+    check_available()
+    backend = os.environ.get("MUJOCO_GL")
     try:
         renderer = mujoco.Renderer(model, height, width)
     except Exception as err:  # missing libEGL / libOSMesa, no DRI driver, bad MUJOCO_GL ...

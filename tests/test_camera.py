@@ -55,7 +55,7 @@ def test_missing_opengl_fails_with_the_packages_to_install():
                          env=dict(os.environ, MUJOCO_GL="osmesa", PYTHONPATH=os.getcwd()), timeout=120)
     assert res.returncode != 0
     assert "RenderingUnavailable" in res.stderr and "libosmesa6" in res.stderr and "libegl1" in res.stderr
-    assert "MUJOCO_GL=osmesa" in res.stderr
+    assert "MUJOCO_GL=osmesa but libOSMesa is not installed" in res.stderr
 
 
 def test_state_observations_need_no_opengl():

@@ -1,0 +1,670 @@
+# DrQ-v2 (Yarats et al. 2021) + MIMEx (Lin & Jabri, NeurIPS 2023) on DeepMind Control from pixels, CleanRL style.
+# Off-policy DDPG with random-shift augmentation; the MIMEx bonus is computed at sample time on the replayed
+# sequence of the last T observations ending at each sampled transition (online encoder features, no grad),
+# added to the batch reward (r + beta * r_i) before the critic target, and the MIMEx model trains on that batch.
+# `--beta 0` is plain DrQ-v2 (the paper's "noise" baseline on DMC) and skips MIMEx entirely.
+# Docs: README.md, "DeepMind Control (DrQ-v2)". x-axis everywhere: frames (agent steps x action repeat).
+import collections
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import imageio.v2 as imageio
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+import pixmc_sparse  # noqa: F401  (chooses the headless OpenGL backend before dm_control imports mujoco)
+from pixmc_sparse.render import FIX, RenderingUnavailable, check_available
+
+from dm_control import suite  # noqa: E402  (after pixmc_sparse, see above)
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    seed: int = 1
+    """seed of python, numpy, torch, the replay sampler and the envs"""
+    torch_deterministic: bool = True
+    """if toggled, torch uses deterministic algorithms (cudnn included); off may be faster on a GPU"""
+    cuda: bool = True
+    """if toggled, use CUDA when it is available (falls back to the CPU)"""
+    track: bool = False
+    """if toggled, also log to Weights and Biases (needs `pip install wandb`)"""
+    wandb_project_name: str = "pixmc-sparse"
+    """the wandb project name"""
+    wandb_entity: Optional[str] = None
+    """the entity (team) of the wandb project"""
+    capture_video: bool = False
+    """if toggled, save the first episode of every evaluation to `videos/{run_name}`"""
+    save_model: bool = False
+    """if toggled, save encoder, actor, critic (and MIMEx) to `runs/{run_name}/{exp_name}.cleanrl_model`"""
+
+    # Environment
+    task: str = "cartpole_swingup_sparse"
+    """a dm_control suite task as `domain_task` (e.g. acrobot_swingup, finger_turn_hard, quadruped_run; cup = ball_in_cup)"""
+    action_repeat: int = 2
+    """frames per agent step (the action is repeated)"""
+    frame_stack: int = 3
+    """frames stacked in an observation"""
+    image_size: int = 84
+    """side of the square camera image (pixels)"""
+    fast_render: bool = False
+    """if toggled, render without shadows, reflections and skybox (~6x faster on a CPU; not the published look)"""
+
+    # Algorithm specific arguments
+    total_frames: int = 1_100_000
+    """total frames of the experiment (DrQ-v2's easy preset; medium: 3.1M, hard: 30.1M)"""
+    buffer_size: int = 100_000
+    """replay capacity in agent steps; each 84x84 frame is stored once as uint8 (~21 KB): 100,000 ~ 2.1 GB"""
+    batch_size: int = 256
+    """transitions per update (the authors' MIMEx runs: 1024)"""
+    nstep: int = 3
+    """n of the n-step return (the authors' MIMEx runs: 1)"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.01
+    """Polyak coefficient of the target critic"""
+    learning_rate: float = 1e-4
+    """learning rate of the encoder, actor and critic (Adam)"""
+    feature_dim: int = 50
+    """output of the actor and critic trunks (Linear -> LayerNorm -> Tanh)"""
+    hidden_dim: int = 1024
+    """hidden width of the actor and critic MLPs"""
+    bf16: bool = False
+    """if toggled, run the conv encoder in bfloat16 autocast, channels-last (~4x faster on CPUs with AMX; not the paper's precision)"""
+    update_every: int = 2
+    """agent steps between updates"""
+    num_seed_frames: int = 4000
+    """frames before the first update"""
+    num_expl_steps: int = 2000
+    """agent steps with uniformly random actions at the start"""
+    std_start: float = 1.0
+    """exploration std at agent step 0"""
+    std_end: float = 0.1
+    """exploration std after `std_schedule_steps`"""
+    std_schedule_steps: int = 100_000
+    """agent steps of the linear std schedule (easy: 100k, medium: 500k, hard: 2M)"""
+    std_clip: float = 0.3
+    """clip of the target policy's noise"""
+    eval_every_frames: int = 10_000
+    """frames between evaluations"""
+    eval_episodes: int = 10
+    """episodes per evaluation (mean action)"""
+
+    # MIMEx arguments (names as in ppo_pixmc_mimex.py)
+    beta: float = 0.05
+    """coefficient of the intrinsic reward: the critic learns r + beta * r_i; 0 = plain DrQ-v2 (no MIMEx at all)"""
+    beta_anneal: bool = False
+    """if toggled, beta decays linearly to 0 over the run"""
+    seq_len: int = 5
+    """T: agent steps per MIMEx sequence (the last T steps up to the sampled one, zeros before the episode start)"""
+    mask_ratio: float = 0.7
+    """fraction of the sequence that is masked (time steps; feature entries with --mask-type feature)"""
+    mask_type: Literal["time", "feature", "fixed"] = "time"
+    """time: random time steps; feature: random feature entries; fixed: always the last steps (future prediction)"""
+    n_mask: int = 1
+    """K: average each sequence's loss over K independent maskings (one batched forward pass)"""
+    mimex_embed_dim: int = 128
+    """width of the MIMEx encoder"""
+    mimex_depth: int = 4
+    """Transformer blocks of the MIMEx encoder"""
+    mimex_heads: int = 4
+    """attention heads of the MIMEx encoder"""
+    decoder_dim: int = 64
+    """width of the MIMEx decoder"""
+    decoder_depth: int = 1
+    """Transformer blocks of the MIMEx decoder"""
+    decoder_heads: int = 2
+    """attention heads of the MIMEx decoder"""
+    mimex_lr: float = 1e-4
+    """Adam learning rate of the MIMEx model (it trains on every sampled batch)"""
+
+
+def check_args(args: Args) -> None:
+    """Fail before any training starts, with one clear message per mistake."""
+    domain, _, name = args.task.replace("cup_", "ball_in_cup_", 1).partition("_")
+    tasks = {f"{d}_{t}" for d, t in suite.ALL_TASKS}
+    if args.task.replace("cup_", "ball_in_cup_", 1) not in tasks and f"{domain}_{name}" not in tasks:
+        raise ValueError(f"unknown --task {args.task!r}; dm_control suite tasks: {', '.join(sorted(tasks))}")
+    for name in ("action_repeat", "frame_stack", "batch_size", "nstep", "update_every", "eval_episodes", "n_mask"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0.0 < args.mask_ratio < 1.0:
+        raise ValueError(f"--mask-ratio must be in (0, 1), got {args.mask_ratio}")
+    if args.seq_len < 1 or (args.seq_len < 2 and args.mask_type != "feature"):
+        raise ValueError(f"--seq-len must be >= 1 (>= 2 unless --mask-type feature), got {args.seq_len}")
+    if args.buffer_size < args.batch_size + args.nstep + args.seq_len:
+        raise ValueError(f"--buffer-size must exceed batch size + nstep + seq len, got {args.buffer_size}")
+    if args.image_size < 36:
+        raise ValueError(f"--image-size must be >= 36 for the encoder, got {args.image_size}")
+
+
+def split_task(task: str):
+    """`domain_task` -> (domain, task); `cup` means `ball_in_cup`; domains may contain `_` (point_mass, ball_in_cup)."""
+    task = task.replace("cup_", "ball_in_cup_", 1) if task.startswith("cup_") else task
+    for domain, name in suite.ALL_TASKS:
+        if task == f"{domain}_{name}":
+            return domain, name
+    raise ValueError(f"unknown --task {task!r}")
+
+
+class DMCEnv:
+    """A dm_control task from pixels: the action repeated `action_repeat` times (rewards summed), the camera image
+    (camera 2 for quadruped, else 0) as uint8 (3, H, W), the last `frame_stack` frames stacked (the first frame
+    repeated after a reset). Episodes end at dm_control's time limit (1000 frames)."""
+
+    def __init__(self, args: Args, seed: int):
+        domain, name = split_task(args.task)
+        self.env = suite.load(domain, name, task_kwargs={"random": seed})
+        self.camera = 2 if domain == "quadruped" else 0
+        self.args = args
+        self.flags = {"shadow": False, "reflection": False, "skybox": False} if args.fast_render else None
+        self.frames = collections.deque(maxlen=args.frame_stack)
+        self.act_dim = self.env.action_spec().shape[0]
+
+    def render(self) -> np.ndarray:
+        check_available()  # no usable OpenGL: the same message as pixmc_sparse
+        try:
+            img = self.env.physics.render(self.args.image_size, self.args.image_size, camera_id=self.camera,
+                                          render_flag_overrides=self.flags)
+        except Exception as err:  # no usable OpenGL: the same message as pixmc_sparse
+            raise RenderingUnavailable(f"dm_control cannot render offscreen with MUJOCO_GL="
+                                       f"{os.environ.get('MUJOCO_GL')}: {type(err).__name__}: {err}\n{FIX}") from None
+        return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+    def reset(self):
+        self.env.reset()
+        frame = self.render()
+        for _ in range(self.args.frame_stack):
+            self.frames.append(frame)
+        return np.concatenate(self.frames), frame
+
+    def step(self, action):
+        """-> stacked obs, summed reward, discount of the last frame (1 inside an episode), episode over, new frame."""
+        reward = 0.0
+        for _ in range(self.args.action_repeat):
+            ts = self.env.step(action)
+            reward += ts.reward or 0.0
+            if ts.last():
+                break
+        frame = self.render()
+        self.frames.append(frame)
+        return np.concatenate(self.frames), reward, ts.discount, ts.last(), frame
+
+
+class ReplayBuffer:
+    """Agent steps in a ring buffer, each frame stored once (uint8); observations are re-stacked at sampling.
+    Slot i holds the frame seen at step i of its episode (`t[i]`), the action taken there, and the reward and
+    discount that followed. Sampling is uniform over transitions whose n-step future lies in the same episode,
+    with its own seeded numpy generator."""
+
+    def __init__(self, args: Args, frame_shape, act_dim: int, seed: int):
+        c = self.capacity = args.buffer_size
+        self.frames = np.zeros((c, *frame_shape), np.uint8)
+        self.actions = np.zeros((c, act_dim), np.float32)
+        self.rewards = np.zeros(c, np.float32)
+        self.discounts = np.ones(c, np.float32)
+        self.t = np.zeros(c, np.int64)  # step within the episode (0 = the frame after a reset)
+        self.has_next = np.zeros(c, bool)  # slot i's action was taken and step i + 1 is stored
+        self.frame_stack, self.nstep, self.gamma, self.seq_len = args.frame_stack, args.nstep, args.gamma, args.seq_len
+        self.pos, self.size = 0, 0
+        self.rng = np.random.default_rng(seed)
+
+    def _write_frame(self, frame, t: int) -> None:
+        self.frames[self.pos], self.t[self.pos], self.has_next[self.pos] = frame, t, False
+        self.pos = (self.pos + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def add_first(self, frame) -> None:
+        """The first frame of an episode."""
+        self._write_frame(frame, 0)
+
+    def add(self, action, reward: float, discount: float, next_frame) -> None:
+        """The action taken at the newest step, what followed, and the next frame."""
+        prev = (self.pos - 1) % self.capacity
+        self.actions[prev], self.rewards[prev], self.discounts[prev], self.has_next[prev] = action, reward, discount, True
+        self._write_frame(next_frame, self.t[prev] + 1)
+
+    def _age(self, idx):
+        """Slots after the oldest stored one (frames older than that were overwritten)."""
+        oldest = self.pos if self.size == self.capacity else 0
+        return (idx - oldest) % self.capacity
+
+    def stacked(self, idx):
+        """Observations at slots idx (B,) -> (B, frame_stack * 3, H, W); before the episode start the first frame."""
+        back = np.minimum(np.arange(self.frame_stack - 1, -1, -1)[None], self.t[idx][:, None])
+        frames = self.frames[(idx[:, None] - back) % self.capacity]  # (B, stack, 3, H, W)
+        return frames.reshape(len(idx), -1, *frames.shape[3:])
+
+    def sample_idx(self, batch_size: int):
+        back = self.frame_stack - 1 + self.seq_len - 1
+        out = np.empty(0, np.int64)
+        while len(out) < batch_size:
+            idx = self.rng.integers(0, self.size, 2 * batch_size)
+            ahead = (idx[:, None] + np.arange(self.nstep)[None]) % self.capacity
+            ok = self.has_next[ahead].all(1) & (self._age(idx) + self.nstep < self.size)
+            ok &= self._age(idx) >= np.minimum(self.t[idx], back)  # the frames it stacks are still stored
+            out = np.concatenate([out, idx[ok]])
+        return out[:batch_size]
+
+    def sample(self, batch_size: int):
+        """obs, action, n-step reward, n-step discount, next obs (numpy), and the sampled slots."""
+        idx = self.sample_idx(batch_size)
+        reward, discount = np.zeros(batch_size, np.float32), np.ones(batch_size, np.float32)
+        for k in range(self.nstep):
+            j = (idx + k) % self.capacity
+            reward += discount * self.rewards[j]
+            discount *= self.discounts[j] * self.gamma
+        nxt = (idx + self.nstep) % self.capacity
+        return self.stacked(idx), self.actions[idx], reward, discount, self.stacked(nxt), idx
+
+    def sequence(self, idx, seq_len: int):
+        """The observations of the last seq_len steps ending at slots idx: (B, seq_len, C, H, W), and a (B, seq_len)
+        mask that is 0 before the episode start (those positions are padding)."""
+        k = np.arange(seq_len - 1, -1, -1)[None]  # position p holds step t - (seq_len - 1 - p)
+        valid = k <= self.t[idx][:, None]
+        slots = (idx[:, None] - np.minimum(k, self.t[idx][:, None])) % self.capacity
+        obs = self.stacked(slots.reshape(-1)).reshape(len(idx), seq_len, -1, *self.frames.shape[2:])
+        return obs, valid.astype(np.float32)
+
+
+def linear_schedule(start: float, end: float, duration: int, step: int) -> float:
+    mix = np.clip(step / duration, 0.0, 1.0)
+    return (1.0 - mix) * start + mix * end
+
+
+class RandomShiftsAug(nn.Module):
+    """DrQ's augmentation: replicate-pad by `pad` pixels and crop back at a random integer offset per sample."""
+
+    def __init__(self, pad: int = 4):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        assert h == w
+        x = F.pad(x, (self.pad,) * 4, mode="replicate")
+        eps = 1.0 / (h + 2 * self.pad)
+        arange = torch.linspace(-1.0 + eps, 1.0 - eps, h + 2 * self.pad, device=x.device)[:h]
+        arange = arange.unsqueeze(0).repeat(h, 1).unsqueeze(2)
+        base_grid = torch.cat([arange, arange.transpose(1, 0)], dim=2).unsqueeze(0).repeat(n, 1, 1, 1)
+        shift = torch.randint(0, 2 * self.pad + 1, size=(n, 1, 1, 2), device=x.device, dtype=x.dtype)
+        return F.grid_sample(x, base_grid + shift * 2.0 / (h + 2 * self.pad), padding_mode="zeros",
+                             align_corners=False)
+
+
+class TruncatedNormal(torch.distributions.Normal):
+    """Normal noise clipped to [-clip, clip], the action kept inside (-1, 1) with a straight-through clamp."""
+
+    def sample(self, clip: Optional[float] = None, sample_shape=torch.Size()):
+        eps = torch.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype, device=self.loc.device) * self.scale
+        if clip is not None:
+            eps = eps.clamp(-clip, clip)
+        x = self.loc + eps
+        clamped = x.clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+        return x - x.detach() + clamped.detach()
+
+
+def weight_init(m):
+    if isinstance(m, nn.Linear):
+        nn.init.orthogonal_(m.weight.data)
+        nn.init.zeros_(m.bias.data)
+    elif isinstance(m, nn.Conv2d):
+        nn.init.orthogonal_(m.weight.data, nn.init.calculate_gain("relu"))
+        nn.init.zeros_(m.bias.data)
+
+
+class Encoder(nn.Module):
+    """4 conv layers, 32 channels, 3x3, strides 2,1,1,1 (84 px -> 32 x 35 x 35 = 39,200 features)."""
+
+    def __init__(self, in_channels: int, image_size: int, bf16: bool = False):
+        super().__init__()
+        self.bf16 = bf16
+        self.convnet = nn.Sequential(nn.Conv2d(in_channels, 32, 3, stride=2), nn.ReLU(),
+                                     nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+                                     nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+                                     nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(), nn.Flatten())
+        self.repr_dim = 32 * ((image_size - 3) // 2 + 1 - 6) ** 2
+        self.apply(weight_init)
+        if bf16:
+            self.to(memory_format=torch.channels_last)
+
+    def forward(self, obs):
+        x = obs / 255.0 - 0.5
+        if not self.bf16:
+            return self.convnet(x)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return self.convnet(x.contiguous(memory_format=torch.channels_last)).float()
+
+
+class Actor(nn.Module):
+    def __init__(self, repr_dim: int, act_dim: int, args: Args):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(repr_dim, args.feature_dim), nn.LayerNorm(args.feature_dim), nn.Tanh())
+        self.policy = nn.Sequential(nn.Linear(args.feature_dim, args.hidden_dim), nn.ReLU(),
+                                    nn.Linear(args.hidden_dim, args.hidden_dim), nn.ReLU(),
+                                    nn.Linear(args.hidden_dim, act_dim))
+        self.apply(weight_init)
+
+    def forward(self, h, std: float):
+        mu = torch.tanh(self.policy(self.trunk(h)))
+        return TruncatedNormal(mu, torch.ones_like(mu) * std)
+
+
+class Critic(nn.Module):
+    def __init__(self, repr_dim: int, act_dim: int, args: Args):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(repr_dim, args.feature_dim), nn.LayerNorm(args.feature_dim), nn.Tanh())
+
+        def q():
+            return nn.Sequential(nn.Linear(args.feature_dim + act_dim, args.hidden_dim), nn.ReLU(),
+                                 nn.Linear(args.hidden_dim, args.hidden_dim), nn.ReLU(), nn.Linear(args.hidden_dim, 1))
+
+        self.q1, self.q2 = q(), q()
+        self.apply(weight_init)
+
+    def forward(self, h, action):
+        x = torch.cat([self.trunk(h), action], dim=-1)
+        return self.q1(x), self.q2(x)
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block in timm's layout (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(dim, 3 * dim)
+        self.attn.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(dim, int(dim * mlp_ratio))
+        self.mlp.fc2 = nn.Linear(int(dim * mlp_ratio), dim)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        qkv = self.attn.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(b, n, d)
+        x = x + self.attn.proj(y)
+        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
+
+
+def sincos_embedding(length: int, dim: int) -> torch.Tensor:
+    """Fixed 1-D sin-cos positional embedding (1, 1 + length, dim); row 0 (the CLS token) is zeros."""
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0))
+    angles = torch.arange(length, dtype=torch.float64)[:, None] * omega[None]
+    emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+    return torch.cat([torch.zeros(1, dim, dtype=torch.float64), emb]).float()[None]
+
+
+class MIMEx(nn.Module):
+    """Masked input modeling over time (Lin & Jabri, NeurIPS 2023): an MAE on the sequence of the last T
+    per-step features. `forward(seqs)` returns each sequence's masked-reconstruction loss, which is the
+    intrinsic reward; it trains nothing (the optimiser step is in the main loop)."""
+
+    def __init__(self, input_dim: int, args: Args):
+        super().__init__()
+        d, dd, t = args.mimex_embed_dim, args.decoder_dim, args.seq_len
+        self.seq_len, self.mask_ratio, self.mask_type = t, args.mask_ratio, args.mask_type
+        self.embed = nn.Linear(input_dim, d)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.register_buffer("pos_embed", sincos_embedding(t, d))
+        self.blocks = nn.ModuleList([Block(d, args.mimex_heads) for _ in range(args.mimex_depth)])
+        self.norm = nn.LayerNorm(d, eps=1e-6)
+        self.decoder_embed = nn.Linear(d, dd)
+        self.mask_token = nn.Parameter(torch.randn(1, 1, dd) * 0.02)
+        self.register_buffer("decoder_pos_embed", sincos_embedding(t, dd))
+        self.decoder_blocks = nn.ModuleList([Block(dd, args.decoder_heads) for _ in range(args.decoder_depth)])
+        self.decoder_norm = nn.LayerNorm(dd, eps=1e-6)
+        self.decoder_pred = nn.Linear(dd, input_dim)
+
+    @staticmethod
+    def push(history, feats, new_episode):
+        """Shift each env's (T, D) history by one step and append this step's features. At an episode
+        start the past is zeros, so a sequence never crosses an episode boundary."""
+        history = history * (1.0 - new_episode.float())[:, None, None]
+        return torch.cat([history[:, 1:], feats[:, None]], dim=1)
+
+    def num_keep(self, n: int) -> int:
+        """Visible entries out of n: int(n * (1 - mask_ratio)), at least 1 (the epsilon keeps 30 * (1 - 0.9) at 3)."""
+        return max(1, int(n * (1.0 - self.mask_ratio) + 1e-9))
+
+    def sample_mask(self, rows: int, t: int, dim: int, generator=None, device=None):
+        """1 = masked. time/fixed: (rows, t) with the order that puts kept steps first; feature: (rows, t, dim)."""
+        if self.mask_type == "feature":
+            noise = torch.rand(rows, t * dim, generator=generator, device=device)
+            mask = torch.ones_like(noise).scatter_(1, noise.argsort(1)[:, :self.num_keep(t * dim)], 0.0)
+            return mask.view(rows, t, dim), None
+        if self.mask_type == "fixed":  # keep the first steps, mask the last ones (future prediction)
+            shuffle = torch.arange(t, device=device).expand(rows, t)
+        else:
+            shuffle = torch.rand(rows, t, generator=generator, device=device).argsort(1)
+        mask = torch.ones(rows, t, device=device)
+        mask[:, :self.num_keep(t)] = 0.0
+        return torch.gather(mask, 1, shuffle.argsort(1)), shuffle
+
+    def predict(self, x, generator=None):
+        """Reconstruct x (B, T, D) from a random masking of it; returns the reconstruction and the mask."""
+        rows, t, dim = x.shape
+        mask, shuffle = self.sample_mask(rows, t, dim, generator, x.device)
+        if shuffle is None:  # feature masking: every time step is a token, masked entries zeroed
+            h = self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]
+        else:  # time masking: the encoder sees the kept steps only
+            keep = self.num_keep(t)
+            kept = shuffle[:, :keep]
+            h = self.embed(torch.gather(x, 1, kept[:, :, None].expand(-1, -1, dim)))
+            h = h + self.pos_embed[0, 1:][kept]
+        h = torch.cat([(self.cls_token + self.pos_embed[:, :1]).expand(rows, -1, -1), h], dim=1)
+        for block in self.blocks:
+            h = block(h)
+        h = self.decoder_embed(self.norm(h))
+        if shuffle is not None:  # mask tokens where the masked steps were, back in time order
+            y = torch.cat([h[:, 1:], self.mask_token.expand(rows, t - keep, -1)], dim=1)
+            y = torch.gather(y, 1, shuffle.argsort(1)[:, :, None].expand(-1, -1, y.shape[2]))
+            h = torch.cat([h[:, :1], y], dim=1)
+        h = h + self.decoder_pos_embed
+        for block in self.decoder_blocks:
+            h = block(h)
+        return self.decoder_pred(self.decoder_norm(h))[:, 1:], mask
+
+    @staticmethod
+    def masked_mse(pred, target, mask):
+        """Per-sequence squared error averaged over the masked entries only (visible ones cost nothing)."""
+        err = (pred - target) ** 2
+        if mask.dim() == 2:  # whole time steps: mean over features, then over masked steps
+            return (err.mean(2) * mask).sum(1) / mask.sum(1)
+        return (err * mask).sum((1, 2)) / mask.sum((1, 2))
+
+    def forward(self, seqs, n_mask: int = 1, generator=None):
+        """seqs (B, T, D) -> intrinsic reward (B,): the masked-reconstruction loss, averaged over `n_mask`
+        independent maskings computed in one batched pass (masking k of sequence b is row k * B + b)."""
+        x = seqs.repeat(n_mask, 1, 1)
+        pred, mask = self.predict(x, generator)
+        return self.masked_mse(pred, x, mask).view(n_mask, len(seqs)).mean(0)
+
+
+def evaluate(env: DMCEnv, encoder, actor, episodes: int, device, video_path: Optional[str] = None):
+    """Mean-action episodes; returns their returns (and writes the first one's frames as a video)."""
+    returns = []
+    for episode in range(episodes):
+        obs, frame = env.reset()
+        frames, total, done = [frame], 0.0, False
+        while not done:
+            with torch.no_grad():
+                action = actor(encoder(torch.as_tensor(obs[None], device=device).float()), 1.0).mean
+            obs, reward, _, done, frame = env.step(action.cpu().numpy()[0])
+            total += reward
+            frames.append(frame)
+        returns.append(total)
+        if video_path is not None and episode == 0:
+            imageio.mimsave(video_path, [f.transpose(1, 2, 0) for f in frames], fps=30)
+    return returns
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    check_args(args)
+    run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
+
+    # seeding
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.use_deterministic_algorithms(args.torch_deterministic, warn_only=True)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    action_rng = np.random.default_rng(args.seed)
+
+    # env setup (renders a first frame: a missing OpenGL fails here, before anything is written)
+    env, eval_env = DMCEnv(args, args.seed), DMCEnv(args, args.seed + 100_000)
+    obs, frame = env.reset()
+    act_dim = env.act_dim
+
+    if args.track:
+        import wandb
+
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, monitor_gym=False, save_code=True)
+    writer = SummaryWriter(f"runs/{run_name}")
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+
+    encoder = Encoder(3 * args.frame_stack, args.image_size, args.bf16).to(device)
+    actor = Actor(encoder.repr_dim, act_dim, args).to(device)
+    critic = Critic(encoder.repr_dim, act_dim, args).to(device)
+    critic_target = Critic(encoder.repr_dim, act_dim, args).to(device)
+    critic_target.load_state_dict(critic.state_dict())
+    encoder_optimizer = torch.optim.Adam(encoder.parameters(), lr=args.learning_rate)
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.learning_rate)
+    aug = RandomShiftsAug(pad=4)
+    use_mimex = args.beta > 0
+    if use_mimex:
+        mimex = MIMEx(encoder.repr_dim, args).to(device)
+        mimex_optimizer = torch.optim.Adam(mimex.parameters(), lr=args.mimex_lr)
+    rb = ReplayBuffer(args, frame.shape, act_dim, args.seed)
+    rb.add_first(frame)
+
+    num_steps = args.total_frames // args.action_repeat
+    eval_every = max(1, args.eval_every_frames // args.action_repeat)
+    episode_return, episode_steps, updates = 0.0, 0, 0
+    start_time = time.time()
+    for step in range(num_steps):
+        frames_done = step * args.action_repeat
+        if step % eval_every == 0:
+            video = None
+            if args.capture_video:
+                os.makedirs(f"videos/{run_name}", exist_ok=True)
+                video = f"videos/{run_name}/eval-{frames_done}.mp4"
+            returns = evaluate(eval_env, encoder, actor, args.eval_episodes, device, video)
+            print(f"frame={frames_done}, eval_return={np.mean(returns):.1f}")
+            writer.add_scalar("eval/episodic_return", np.mean(returns), frames_done)
+
+        # act: uniform random at first, then the actor with scheduled exploration noise
+        std = linear_schedule(args.std_start, args.std_end, args.std_schedule_steps, step)
+        if step < args.num_expl_steps:
+            action = action_rng.uniform(-1.0, 1.0, act_dim).astype(np.float32)
+        else:
+            with torch.no_grad():
+                dist = actor(encoder(torch.as_tensor(obs[None], device=device).float()), std)
+                action = dist.sample(clip=None).cpu().numpy()[0]
+        obs, reward, discount, done, frame = env.step(action)
+        rb.add(action, reward, discount, frame)
+        episode_return += reward
+        episode_steps += 1
+        frames_done += args.action_repeat
+        if done:
+            print(f"frame={frames_done}, episodic_return={episode_return:.1f}")
+            writer.add_scalar("charts/episodic_return", episode_return, frames_done)
+            writer.add_scalar("charts/episodic_length", episode_steps * args.action_repeat, frames_done)
+            writer.add_scalar("charts/SPS", int(frames_done / (time.time() - start_time)), frames_done)
+            writer.add_scalar("charts/updates_per_second", updates / (time.time() - start_time), frames_done)
+            writer.add_scalar("charts/stddev", std, frames_done)
+            obs, frame = env.reset()
+            rb.add_first(frame)
+            episode_return, episode_steps = 0.0, 0
+
+        if frames_done < args.num_seed_frames or step % args.update_every != 0:
+            continue
+
+        # sample a batch (numpy -> torch)
+        b_obs, b_actions, b_rewards, b_discounts, b_next_obs, idx = rb.sample(args.batch_size)
+        b_obs, b_next_obs = (torch.as_tensor(x, device=device).float() for x in (b_obs, b_next_obs))
+        b_actions = torch.as_tensor(b_actions, device=device)
+        b_rewards = torch.as_tensor(b_rewards, device=device)[:, None]
+        b_discounts = torch.as_tensor(b_discounts, device=device)[:, None]
+
+        if use_mimex:
+            # MIMEx: the sequence of the last T observations ending at each sampled step, encoded by the online
+            # encoder (augmented, no grad; one random shift per sequence), zero features before the episode start
+            seq, valid = rb.sequence(idx, args.seq_len)
+            n, t, c, h, w = seq.shape
+            seq = torch.as_tensor(seq, device=device).float().view(n, t * c, h, w)
+            with torch.no_grad():
+                seq_feats = encoder(aug(seq).view(n * t, c, h, w)).view(n, t, -1)
+            seq_feats = seq_feats * torch.as_tensor(valid, device=device)[:, :, None]
+            bonus_loss = mimex(seq_feats, args.n_mask)
+            intrinsic = bonus_loss.detach()
+            mimex_optimizer.zero_grad()
+            bonus_loss.mean().backward()
+            mimex_optimizer.step()
+            beta = args.beta * (1.0 - step / num_steps) if args.beta_anneal else args.beta
+            b_rewards = b_rewards + beta * intrinsic[:, None]
+
+        # critic (the encoder learns through the critic loss only)
+        h_obs = encoder(aug(b_obs))
+        with torch.no_grad():
+            h_next = encoder(aug(b_next_obs))
+            next_action = actor(h_next, std).sample(clip=args.std_clip)
+            target_q1, target_q2 = critic_target(h_next, next_action)
+            target_q = b_rewards + b_discounts * torch.min(target_q1, target_q2)
+        q1, q2 = critic(h_obs, b_actions)
+        critic_loss = F.mse_loss(q1, target_q) + F.mse_loss(q2, target_q)
+        encoder_optimizer.zero_grad()
+        critic_optimizer.zero_grad()
+        critic_loss.backward()
+        critic_optimizer.step()
+        encoder_optimizer.step()
+
+        # actor (on detached features)
+        dist = actor(h_obs.detach(), std)
+        q1, q2 = critic(h_obs.detach(), dist.sample(clip=args.std_clip))
+        actor_loss = -torch.min(q1, q2).mean()
+        actor_optimizer.zero_grad()
+        actor_loss.backward()
+        actor_optimizer.step()
+
+        # target critic: Polyak averaging
+        with torch.no_grad():
+            for param, target_param in zip(critic.parameters(), critic_target.parameters()):
+                target_param.lerp_(param, args.tau)
+        updates += 1
+
+        if updates % 100 == 1:
+            writer.add_scalar("losses/critic_loss", critic_loss.item(), frames_done)
+            writer.add_scalar("losses/actor_loss", actor_loss.item(), frames_done)
+            writer.add_scalar("losses/q_values", q1.mean().item(), frames_done)
+            if use_mimex:
+                writer.add_scalar("charts/intrinsic_reward", intrinsic.mean().item(), frames_done)
+                writer.add_scalar("charts/intrinsic_reward_scaled", beta * intrinsic.mean().item(), frames_done)
+                writer.add_scalar("losses/bonus_loss", bonus_loss.mean().item(), frames_done)
+
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
+        state = {"args": vars(args), "encoder": encoder.state_dict(), "actor": actor.state_dict(),
+                 "critic": critic.state_dict()}
+        if use_mimex:
+            state["mimex"] = mimex.state_dict()
+        torch.save(state, model_path + ".tmp")
+        os.replace(model_path + ".tmp", model_path)  # never leave a half-written checkpoint
+        print(f"model saved to {model_path}")
+    writer.close()
