@@ -5,7 +5,6 @@
 # `--beta 0` is plain DrQ-v2 (the paper's "noise" baseline on DMC) and skips MIMEx entirely.
 # Docs: README.md, "DeepMind Control (DrQ-v2)". x-axis everywhere: frames (agent steps x action repeat).
 import collections
-import math
 import os
 import random
 import time
@@ -282,7 +281,8 @@ def linear_schedule(start: float, end: float, duration: int, step: int) -> float
 
 
 class RandomShiftsAug(nn.Module):
-    """DrQ's augmentation: replicate-pad by `pad` pixels and crop back at a random integer offset per sample."""
+    """DrQ's augmentation: replicate-pad by `pad` pixels and crop back at a random integer offset per sample
+    (bilinear sampling at integer offsets, as DrQ-v2 implements it)."""
 
     def __init__(self, pad: int = 4):
         super().__init__()
@@ -557,17 +557,18 @@ if __name__ == "__main__":
     num_steps = args.total_frames // args.action_repeat
     eval_every = max(1, args.eval_every_frames // args.action_repeat)
     episode_return, episode_steps, updates = 0.0, 0, 0
-    start_time = time.time()
+    start_time, eval_time = time.time(), 0.0  # SPS excludes the time spent evaluating
     for step in range(num_steps):
         frames_done = step * args.action_repeat
         if step % eval_every == 0:
-            video = None
+            eval_start, video = time.time(), None
             if args.capture_video:
                 os.makedirs(f"videos/{run_name}", exist_ok=True)
                 video = f"videos/{run_name}/eval-{frames_done}.mp4"
             returns = evaluate(eval_env, encoder, actor, args.eval_episodes, device, video)
             print(f"frame={frames_done}, eval_return={np.mean(returns):.1f}")
             writer.add_scalar("eval/episodic_return", np.mean(returns), frames_done)
+            eval_time += time.time() - eval_start
 
         # act: uniform random at first, then the actor with scheduled exploration noise
         std = linear_schedule(args.std_start, args.std_end, args.std_schedule_steps, step)
@@ -586,8 +587,9 @@ if __name__ == "__main__":
             print(f"frame={frames_done}, episodic_return={episode_return:.1f}")
             writer.add_scalar("charts/episodic_return", episode_return, frames_done)
             writer.add_scalar("charts/episodic_length", episode_steps * args.action_repeat, frames_done)
-            writer.add_scalar("charts/SPS", int(frames_done / (time.time() - start_time)), frames_done)
-            writer.add_scalar("charts/updates_per_second", updates / (time.time() - start_time), frames_done)
+            train_time = time.time() - start_time - eval_time
+            writer.add_scalar("charts/SPS", int(frames_done / train_time), frames_done)  # frames per second
+            writer.add_scalar("charts/updates_per_second", updates / train_time, frames_done)
             writer.add_scalar("charts/stddev", std, frames_done)
             obs, frame = env.reset()
             rb.add_first(frame)

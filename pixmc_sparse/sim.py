@@ -98,7 +98,7 @@ class BatchedSim:
         self.site_ids = np.array([m.site(s).id for s in names])
         self.site_col = {s: k for k, s in enumerate(names)}
         self.ngrasp = len(robot.grasp_sites)
-        self.cam_id = m.camera("hand_cam").id
+        self.cam_id = m.camera(robot.camera).id
         if task.has_cube:
             self.cube_qadr = int(m.jnt_qposadr[m.joint("cube").id])
             self.cube_dadr = int(m.jnt_dofadr[m.joint("cube").id])

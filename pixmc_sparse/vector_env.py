@@ -85,7 +85,6 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.single_action_space = spaces.Box(-1.0, 1.0, shape=(self.sim.ndof,), dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._scales = np.array(list(self.reward_scales.values()))
         self.closed = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -45,7 +45,6 @@ def test_nstep_reward_and_discount_on_a_hand_made_episode():
     rb = _buffer(nstep=3, gamma=0.5)
     _fill(rb, 1, 6, discounts=[1, 1, 1, 1, 1, 0])  # rewards 1..6 after actions 0..5; the last step ends the task
     idx = np.array([0, 2, 3])
-    obs, action, reward, discount, next_obs, _ = (rb.stacked(idx), rb.actions[idx], *[None] * 4)
     rb.sample_idx = lambda n: idx  # the sampled slots, by hand
     obs, action, reward, discount, next_obs, _ = rb.sample(3)
     np.testing.assert_allclose(reward, [1 + 0.5 * 2 + 0.25 * 3, 3 + 0.5 * 4 + 0.25 * 5, 4 + 0.5 * 5 + 0.25 * 6])
