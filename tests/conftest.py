@@ -36,7 +36,7 @@ def import_script(name: str):
     return module
 
 
-def run_script(name: str, args: list, cwd, timeout: int = 600):
+def run_script(name: str, args: list, cwd, timeout: int = 1800):
     """Run a script in `cwd` (its runs/ and videos/ land there); returns the CompletedProcess."""
     import os
     import subprocess
