@@ -309,17 +309,6 @@ if __name__ == "__main__":
     if ckpt is not None:  # evaluate with the envs and model of the checkpoint's run
         for key in ("task", "obs_type", "image_size", "reward_level", "encoder", "encoder_checkpoint"):
             setattr(args, key, ckpt["args"][key])
-    encoder = None
-    if args.obs_type == "pixels":
-        encoder = load_mvp_encoder(args.encoder_checkpoint) if args.encoder == "mvp" else CNNEncoder(args.image_size)
-    run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    if args.track:
-        import wandb
-
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, monitor_gym=False, save_code=True)
-    writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
 
     # seeding
     random.seed(args.seed)
@@ -329,7 +318,10 @@ if __name__ == "__main__":
     torch.use_deterministic_algorithms(args.torch_deterministic, warn_only=True)
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
-    # env setup
+    # env setup and model (a missing OpenGL or a checkpoint that does not fit fails here, before anything is written)
+    encoder = None
+    if args.obs_type == "pixels":
+        encoder = load_mvp_encoder(args.encoder_checkpoint) if args.encoder == "mvp" else CNNEncoder(args.image_size)
     envs = make_envs(args, args.num_envs, args.seed)
     agent = Agent(envs, args, encoder).to(device)
     if ckpt is not None:
@@ -337,6 +329,16 @@ if __name__ == "__main__":
             agent.load_state_dict(ckpt["agent"])
         except RuntimeError as err:
             raise ValueError(f"--eval-checkpoint {args.eval_checkpoint!r} does not fit this script's model: {err}")
+
+    run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    if args.track:
+        import wandb
+
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, monitor_gym=False, save_code=True)
+    writer = SummaryWriter(f"runs/{run_name}")
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    if ckpt is not None:  # evaluate the saved model and stop
         envs.close()
         returns, successes = evaluate(agent, args, device, args.eval_episodes, args.seed)
         for k, r in enumerate(returns):

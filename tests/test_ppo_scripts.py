@@ -67,6 +67,16 @@ def test_smoke_run_logs_every_tag_with_finite_values(runs, script, obs):
             assert scaled[step] == pytest.approx(0.05 * raw, rel=1e-4)
 
 
+def test_pixel_runs_are_deterministic(runs, tmp_path):
+    """Same seed, same machine: the CNN's initialisation, the envs and the sampling repeat exactly."""
+    again = run_script("ppo_pixmc", PIXELS, tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    first, second = runs[("ppo_pixmc", "pixels")][2], read_scalars(run_dir)
+    for tag in ("losses/value_loss", "losses/policy_loss", "charts/episodic_return"):
+        assert [v for _, v in first[tag]] == [v for _, v in second[tag]], tag
+
+
 def test_capture_video_writes_an_egocentric_episode(runs):
     cwd, _, _ = runs[("ppo_pixmc", "pixels")]
     videos = list((cwd / "videos").rglob("*.mp4"))
