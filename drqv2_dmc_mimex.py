@@ -129,10 +129,7 @@ class Args:
 
 def check_args(args: Args) -> None:
     """Fail before any training starts, with one clear message per mistake."""
-    domain, _, name = args.task.replace("cup_", "ball_in_cup_", 1).partition("_")
-    tasks = {f"{d}_{t}" for d, t in suite.ALL_TASKS}
-    if args.task.replace("cup_", "ball_in_cup_", 1) not in tasks and f"{domain}_{name}" not in tasks:
-        raise ValueError(f"unknown --task {args.task!r}; dm_control suite tasks: {', '.join(sorted(tasks))}")
+    split_task(args.task)
     for name in ("action_repeat", "frame_stack", "batch_size", "nstep", "update_every", "eval_episodes", "n_mask"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -148,11 +145,12 @@ def check_args(args: Args) -> None:
 
 def split_task(task: str):
     """`domain_task` -> (domain, task); `cup` means `ball_in_cup`; domains may contain `_` (point_mass, ball_in_cup)."""
-    task = task.replace("cup_", "ball_in_cup_", 1) if task.startswith("cup_") else task
+    full = task.replace("cup_", "ball_in_cup_", 1) if task.startswith("cup_") else task
     for domain, name in suite.ALL_TASKS:
-        if task == f"{domain}_{name}":
+        if full == f"{domain}_{name}":
             return domain, name
-    raise ValueError(f"unknown --task {task!r}")
+    tasks = ", ".join(sorted(f"{d}_{t}" for d, t in suite.ALL_TASKS))
+    raise ValueError(f"unknown --task {task!r}; dm_control suite tasks: {tasks}")
 
 
 class DMCEnv:

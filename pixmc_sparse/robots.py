@@ -54,12 +54,11 @@ def _fmt(v) -> str:
 class _Builder:
     """Tiny helper that writes nested <body> XML and collects actuators and touch sensors."""
 
-    def __init__(self, name: str, scale: float, rgba: str):
-        self.name, self.scale, self.rgba = name, scale, rgba
+    def __init__(self, scale: float, rgba: str):
+        self.scale, self.rgba = scale, rgba
         self.lines: list[str] = []
         self.actuators: list[str] = []
         self.touch: list[str] = []
-        self.touch_sites: dict[str, list[str]] = {}
 
     def open(self, body: str, pos=(0, 0, 0), euler=(0, 0, 0), extra: str = "") -> None:
         p = np.asarray(pos, float) * self.scale
@@ -123,7 +122,7 @@ FRANKA_DEFAULT_Q = np.array([1.157, -1.066, -0.155, -2.239, -1.841, 1.003, 0.469
 
 
 def franka() -> Robot:
-    b = _Builder("franka", 1.0, ROBOT_RGBA["franka"])
+    b = _Builder(1.0, ROBOT_RGBA["franka"])
     lim = [(-2.8973, 2.8973), (-1.7628, 1.7628), (-2.8973, 2.8973), (-3.0718, -0.0698),
            (-2.8973, 2.8973), (-0.0175, 3.7525), (-2.8973, 2.8973)]
     effort = [87, 87, 87, 87, 12, 12, 12]
@@ -197,8 +196,24 @@ FINGER_KP, FINGER_KV = [600, 600, 600, 1000], [15, 20, 15, 15]
 THUMB_KP, THUMB_KV = [1000, 1000, 1000, 600], [30, 20, 20, 15]
 
 
+HAND_LINK_MASSES = [0.005, 0.125, 0.132, 0.12]  # proximal to distal (the last one includes the fingertip)
+
+
+def _hand_chain(b: _Builder, name: str, origins, ends, lims, kps, kvs, grasp) -> list[str]:
+    """One Allegro finger (or the thumb): 4 links, joint k at origins[k] (pos, rpy) of its parent, a capsule from
+    the joint to ends[k], and the grasp-point site on the last link. Returns the joint names."""
+    for k in range(4):
+        b.open(f"{name}_link_{k}", *origins[k])
+        b.joint(f"{name}_joint_{k}", *lims[k], kp=kps[k], kv=kvs[k], effort=0.7, armature=0.005)
+        b.capsule((0, 0, 0), ends[k], 0.012, HAND_LINK_MASSES[k], rgba="0.9 0.9 0.9 1" if k == 3 else DARK_RGBA)
+    b.site(f"grasp_{name}", grasp)
+    for _ in range(4):
+        b.close()
+    return [f"{name}_joint_{k}" for k in range(4)]
+
+
 def kuka() -> Robot:
-    b = _Builder("kuka", KUKA_SCALE, ROBOT_RGBA["kuka"])
+    b = _Builder(KUKA_SCALE, ROBOT_RGBA["kuka"])
     lim = [(-2.9671, 2.9671), (-2.0944, 2.0944), (-2.9671, 2.9671), (-2.0944, 2.0944),
            (-2.9671, 2.9671), (-2.0944, 2.0944), (-3.0543, 3.0543)]
     effort = [320, 320, 176, 176, 110, 40, 40]
@@ -222,41 +237,19 @@ def kuka() -> Robot:
     b.open("palm_link", (0.008219, -0.02063, 0.08086), (0, -PI / 2, PI))
     b.box((-0.045, 0.009, -0.012), (0.055, 0.05, 0.0155), 0.42, rgba=DARK_RGBA)
     b.site("palm", (0, 0, 0))
-    fingers = [("index", (0.05143, -0.03632, -0.0113), (PI, -PI / 2, -0.08726)),
-               ("middle", (0.05374, 0.00878, -0.0113), (PI, -PI / 2, 0.0)),
-               ("ring", (0.05143, 0.05387, -0.0113), (PI, -PI / 2, 0.08726))]
     joint_names = [f"iiwa7_joint_{j}" for j in range(1, 8)]
-    for fname, pos, rpy in fingers:
-        b.open(f"{fname}_link_0", pos, rpy)
-        b.joint(f"{fname}_joint_0", *FINGER_LIM[0], kp=FINGER_KP[0], kv=FINGER_KV[0], effort=0.7, armature=0.005)
-        b.capsule((0, 0, 0), (0, 0, 0), 0.012, 0.005, rgba=DARK_RGBA)
-        b.open(f"{fname}_link_1", (0, 0, 0), (PI, -PI / 2, PI / 2))
-        b.joint(f"{fname}_joint_1", *FINGER_LIM[1], kp=FINGER_KP[1], kv=FINGER_KV[1], effort=0.7, armature=0.005)
-        b.capsule((0, 0, 0), (0.054, 0, 0), 0.012, 0.125, rgba=DARK_RGBA)
-        b.open(f"{fname}_link_2", (0.054, 0, 0))
-        b.joint(f"{fname}_joint_2", *FINGER_LIM[2], kp=FINGER_KP[2], kv=FINGER_KV[2], effort=0.7, armature=0.005)
-        b.capsule((0, 0, 0), (0.0384, 0, 0), 0.012, 0.132, rgba=DARK_RGBA)
-        b.open(f"{fname}_link_3", (0.0384, 0, 0))
-        b.joint(f"{fname}_joint_3", *FINGER_LIM[3], kp=FINGER_KP[3], kv=FINGER_KV[3], effort=0.7, armature=0.005)
-        b.capsule((0, 0, 0), (0.04, 0, 0), 0.012, 0.12, rgba="0.9 0.9 0.9 1")
-        b.site(f"grasp_{fname}", (0.045, 0.01, 0))
-        b.close(), b.close(), b.close(), b.close()
-        joint_names += [f"{fname}_joint_{k}" for k in range(4)]
-    b.open("thumb_link_0", (-0.03675, -0.00813, -0.0295), (-PI / 2, -PI / 2, 1.48349))
-    b.joint("thumb_joint_0", *THUMB_LIM[0], kp=THUMB_KP[0], kv=THUMB_KV[0], effort=0.7, armature=0.005)
-    b.capsule((0, 0, 0), (0.005, 0, 0), 0.012, 0.005, rgba=DARK_RGBA)
-    b.open("thumb_link_1", (0.005, 0, 0), (PI / 2, 0, 0))
-    b.joint("thumb_joint_1", *THUMB_LIM[1], kp=THUMB_KP[1], kv=THUMB_KV[1], effort=0.7, armature=0.005)
-    b.capsule((0, 0, 0), (0, 0, 0.0554), 0.012, 0.125, rgba=DARK_RGBA)
-    b.open("thumb_link_2", (0, 0, 0.0554), (PI, -PI / 2, 0))
-    b.joint("thumb_joint_2", *THUMB_LIM[2], kp=THUMB_KP[2], kv=THUMB_KV[2], effort=0.7, armature=0.005)
-    b.capsule((0, 0, 0), (0.0514, 0, 0), 0.012, 0.132, rgba=DARK_RGBA)
-    b.open("thumb_link_3", (0.0514, 0, 0))
-    b.joint("thumb_joint_3", *THUMB_LIM[3], kp=THUMB_KP[3], kv=THUMB_KV[3], effort=0.7, armature=0.005)
-    b.capsule((0, 0, 0), (0.055, 0, 0), 0.012, 0.12, rgba="0.9 0.9 0.9 1")
-    b.site("grasp_thumb", (0.06, 0.01, 0))
-    b.close(), b.close(), b.close(), b.close()
-    joint_names += [f"thumb_joint_{k}" for k in range(4)]
+    for name, pos, rpy in (("index", (0.05143, -0.03632, -0.0113), (PI, -PI / 2, -0.08726)),
+                           ("middle", (0.05374, 0.00878, -0.0113), (PI, -PI / 2, 0.0)),
+                           ("ring", (0.05143, 0.05387, -0.0113), (PI, -PI / 2, 0.08726))):
+        joint_names += _hand_chain(b, name, [(pos, rpy), ((0, 0, 0), (PI, -PI / 2, PI / 2)),
+                                             ((0.054, 0, 0), (0, 0, 0)), ((0.0384, 0, 0), (0, 0, 0))],
+                                   [(0, 0, 0), (0.054, 0, 0), (0.0384, 0, 0), (0.04, 0, 0)],
+                                   FINGER_LIM, FINGER_KP, FINGER_KV, grasp=(0.045, 0.01, 0))
+    joint_names += _hand_chain(b, "thumb", [((-0.03675, -0.00813, -0.0295), (-PI / 2, -PI / 2, 1.48349)),
+                                            ((0.005, 0, 0), (PI / 2, 0, 0)), ((0, 0, 0.0554), (PI, -PI / 2, 0)),
+                                            ((0.0514, 0, 0), (0, 0, 0))],
+                               [(0.005, 0, 0), (0, 0, 0.0554), (0.0514, 0, 0), (0.055, 0, 0)],
+                               THUMB_LIM, THUMB_KP, THUMB_KV, grasp=(0.06, 0.01, 0))
     b.close()  # palm
     b.close()  # mount
     for _ in range(7):

@@ -158,9 +158,9 @@ class BatchedSim:
             d.ctrl[:] = self.targets[i]
             mujoco.mj_step(m, d, T.SUBSTEPS)
             mujoco.mj_kinematics(m, d)  # positions of the state we report (mj_step leaves them one substep old)
-            mujoco.mj_camlight(m, d)
             self._gather(i)
             if self.pixels is not None:
+                mujoco.mj_camlight(m, d)  # the camera follows the hand
                 self._render(i)
 
     def _map(self, fn, envs) -> None:
@@ -173,8 +173,7 @@ class BatchedSim:
 
     # ------------------------------------------------------------------ resets
     def seed(self, seed: int | None) -> None:
-        root = np.random.SeedSequence(seed)
-        base = root.entropy if seed is None else seed
+        base = np.random.SeedSequence().entropy if seed is None else seed
         self.rngs = [np.random.default_rng([base, i]) for i in range(self.num_envs)]
 
     def _reset_one(self, i: int) -> None:
@@ -336,5 +335,5 @@ class BatchedSim:
             state = np.concatenate([state, self.task_state()], axis=1)
         obs = {"state": np.clip(state, -OBS_CLIP, OBS_CLIP).astype(np.float32)}
         if self.pixels is not None:
-            obs["pixels"] = np.ascontiguousarray(self.pixels.transpose(0, 3, 1, 2))
+            obs["pixels"] = self.pixels.transpose(0, 3, 1, 2).copy()  # a copy: resets must not change it
         return obs

@@ -104,14 +104,17 @@ def lift_terms(cube_z, cube_z0: float, lift_threshold: float, goal_d, bonus_thre
             "goal_bonus": _bonus(goal_d <= bonus_threshold)}
 
 
-def pick_terms(robot, grasp, cube, actions):
-    cube_z0 = cube_rest_z(robot)
-    goal_d = np.abs(GOAL_HEIGHT - cube[:, 2])
+def _carry_terms(robot, grasp, cube, goal_d, actions):
+    """Pick and Move: approach the cube, lift it, bring it to the goal (`goal_d` = the cube's distance to it)."""
     terms = approach_terms(robot, grasp, cube, 0.04, 0.02 if robot == "franka" else 0.03)
-    terms.update(lift_terms(cube[:, 2], cube_z0, 0.015 if robot == "franka" else 0.02, goal_d,
+    terms.update(lift_terms(cube[:, 2], cube_rest_z(robot), 0.015 if robot == "franka" else 0.02, goal_d,
                             0.04 if robot == "franka" else 0.06))
     terms["action_penalty"] = action_penalty(actions)
     return terms
+
+
+def pick_terms(robot, grasp, cube, actions):
+    return _carry_terms(robot, grasp, cube, np.abs(GOAL_HEIGHT - cube[:, 2]), actions)
 
 
 def pick_success(cube):
@@ -119,12 +122,7 @@ def pick_success(cube):
 
 
 def move_terms(robot, grasp, cube, goal, actions):
-    cube_z0 = cube_rest_z(robot)
-    terms = approach_terms(robot, grasp, cube, 0.04, 0.02 if robot == "franka" else 0.03)
-    terms.update(lift_terms(cube[:, 2], cube_z0, 0.015 if robot == "franka" else 0.02, _dist(cube, goal),
-                            0.04 if robot == "franka" else 0.06))
-    terms["action_penalty"] = action_penalty(actions)
-    return terms
+    return _carry_terms(robot, grasp, cube, _dist(cube, goal), actions)
 
 
 def move_success(robot, cube, goal):
@@ -136,6 +134,12 @@ def _grip_pair(robot, grasp):
     return (grasp[:, 0], grasp[:, 1]) if robot == "franka" else (grasp[:, 0], grasp[:, 3])
 
 
+def _holding(robot, grasp, handle):
+    """Both points of the grip pair within 4 cm of the handle."""
+    upper, lower = _grip_pair(robot, grasp)
+    return (_dist(upper, handle) < 0.04) & (_dist(lower, handle) < 0.04)
+
+
 def cabinet_terms(robot, grasp, handle, opening, actions):
     if robot == "franka":
         terms = {"handle_dist": _inverse_dist(grasp, handle, 0.016, 0.008)}
@@ -143,12 +147,11 @@ def cabinet_terms(robot, grasp, handle, opening, actions):
         terms = approach_terms(robot, grasp, handle, 0.04, 0.008)
     upper, lower = _grip_pair(robot, grasp)
     around = _bonus((upper[:, 2] - handle[:, 2]) * (handle[:, 2] - lower[:, 2]) > 0)
-    holding = (_dist(upper, handle) < 0.04) & (_dist(lower, handle) < 0.04)
     terms.update({
         "around_handle": around,
         "open_bonus": _bonus(opening > 0.01),
         "goal_dist": opening,  # "goal_reward" of the original: 0.4 - to_goal
-        "open_pose": around * holding * opening * 2.0,
+        "open_pose": around * _holding(robot, grasp, handle) * opening * 2.0,
         "goal_bonus": _bonus(DRAWER_TRAVEL - opening <= 0.1),
         "action_penalty": action_penalty(actions),
     })
@@ -156,11 +159,10 @@ def cabinet_terms(robot, grasp, handle, opening, actions):
 
 
 def cabinet_success(robot, grasp, handle, opening):
+    opened = opening >= 0.8 * DRAWER_TRAVEL
     if robot == "franka":  # drawer open >= 80 % with both finger points still at the handle
-        upper, lower = _grip_pair(robot, grasp)
-        holding = (_dist(upper, handle) < 0.04) & (_dist(lower, handle) < 0.04)
-        return holding & (opening >= 0.8 * DRAWER_TRAVEL)
-    return opening >= 0.8 * DRAWER_TRAVEL  # KukaCabinet ignores the hand (as the original)
+        return _holding(robot, grasp, handle) & opened
+    return opened  # KukaCabinet ignores the hand (as the original)
 
 
 def cube_size(robot: str) -> float:
@@ -202,9 +204,13 @@ class Task:
         return self.kind in ("reach", "move")
 
 
-def make_task(name: str) -> Task:
+def check_task(name: str) -> None:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+
+
+def make_task(name: str) -> Task:
+    check_task(name)
     robot_name = "franka" if name.startswith("Franka") else "kuka"
     kind = name[len(robot_name):].lower()
     robot = ROBOTS[robot_name]()

@@ -23,8 +23,7 @@ MIN_IMAGE_SIZE = 16
 
 def check_args(task: str, num_envs: int, obs_type: str, image_size: int, reward_level: str) -> None:
     """Fail fast, with the valid choices in the message."""
-    if task not in T.TASKS:
-        raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(T.TASKS)}")
+    T.check_task(task)
     if reward_level not in T.REWARD_LEVELS:
         raise ValueError(f"unknown reward_level {reward_level!r}; choose one of: {', '.join(T.REWARD_LEVELS)}")
     if obs_type not in OBS_TYPES:
@@ -98,8 +97,11 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
         self.sim.reset()
         return self.sim.observation(), {"success_condition": self.sim.success_condition()}
 
-    def _evaluate(self, actions: np.ndarray):
+    def _advance(self, actions: np.ndarray):
+        """Move the targets, step the physics, and score the new state (no autoreset)."""
         sim = self.sim
+        sim.apply_actions(actions)
+        sim.physics()
         raw = sim.raw_terms(actions)
         terms = {k: (self.reward_scales[k] * v).astype(np.float32) for k, v in raw.items()}
         reward = np.sum([t.astype(np.float64) for t in terms.values()], axis=0)
@@ -112,21 +114,15 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         actions = _check_actions(actions, (self.num_envs, self.sim.ndof))
         sim = self.sim
-        sim.apply_actions(actions)
-        sim.physics()
-        reward, terminated, truncated, terms, cond = self._evaluate(actions)
+        reward, terminated, truncated, terms, cond = self._advance(actions)
         done = terminated | truncated
         info = {"reward_terms": terms, "success_condition": cond,
                 "success": sim.succeeded & done, "_success": done.copy()}
         obs = sim.observation()
-        if done.any():
-            ids = np.flatnonzero(done)
-            info["final_obs"] = {k: v.copy() for k, v in obs.items()}
-            info["_final_obs"] = done.copy()
-            sim.reset(ids)
-            fresh = sim.observation()
-            for k in obs:
-                obs[k][ids] = fresh[k][ids]
+        if done.any():  # SAME_STEP autoreset: keep the last observation, reset, observe again
+            info["final_obs"], info["_final_obs"] = obs, done.copy()
+            sim.reset(np.flatnonzero(done))
+            obs = sim.observation()
         return obs, reward.astype(np.float32), terminated, truncated, info
 
     def render(self):
@@ -170,9 +166,7 @@ class PixMCEnv(gym.Env):
     def step(self, action):
         vec = self._vec
         a = _check_actions(np.asarray(action)[None], (1, vec.sim.ndof))
-        vec.sim.apply_actions(a)
-        vec.sim.physics()
-        reward, terminated, truncated, terms, cond = vec._evaluate(a)
+        reward, terminated, truncated, terms, cond = vec._advance(a)
         done = bool(terminated[0] or truncated[0])
         info = {"reward_terms": {k: float(v[0]) for k, v in terms.items()},
                 "success_condition": bool(cond[0]), "success": bool(vec.sim.succeeded[0]) and done}
