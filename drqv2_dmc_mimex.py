@@ -94,7 +94,7 @@ class Args:
     std_clip: float = 0.3
     """clip of the target policy's noise"""
     eval_every_frames: int = 10_000
-    """frames between evaluations"""
+    """frames between evaluations (plus one at the end of training)"""
     eval_episodes: int = 10
     """episodes per evaluation (mean action)"""
 
@@ -279,24 +279,22 @@ def linear_schedule(start: float, end: float, duration: int, step: int) -> float
 
 
 class RandomShiftsAug(nn.Module):
-    """DrQ's augmentation: replicate-pad by `pad` pixels and crop back at a random integer offset per sample
-    (bilinear sampling at integer offsets, as DrQ-v2 implements it)."""
+    """DrQ's augmentation: replicate-pad by `pad` pixels and crop back at a random integer offset per sample.
+    DrQ-v2 writes it as bilinear `grid_sample` at integer offsets; this gathers the same pixels directly
+    (equal up to float rounding, ~5x faster on a CPU), clamping indices instead of padding."""
 
     def __init__(self, pad: int = 4):
         super().__init__()
         self.pad = pad
 
     def forward(self, x):
-        n, _, h, w = x.shape
-        assert h == w
-        x = F.pad(x, (self.pad,) * 4, mode="replicate")
-        eps = 1.0 / (h + 2 * self.pad)
-        arange = torch.linspace(-1.0 + eps, 1.0 - eps, h + 2 * self.pad, device=x.device)[:h]
-        arange = arange.unsqueeze(0).repeat(h, 1).unsqueeze(2)
-        base_grid = torch.cat([arange, arange.transpose(1, 0)], dim=2).unsqueeze(0).repeat(n, 1, 1, 1)
-        shift = torch.randint(0, 2 * self.pad + 1, size=(n, 1, 1, 2), device=x.device, dtype=x.dtype)
-        return F.grid_sample(x, base_grid + shift * 2.0 / (h + 2 * self.pad), padding_mode="zeros",
-                             align_corners=False)
+        n, c, h, w = x.shape
+        shift = torch.randint(0, 2 * self.pad + 1, size=(n, 2), device=x.device) - self.pad  # (dx, dy) per sample
+        pixels = torch.arange(h, device=x.device)
+        rows = (shift[:, 1:] + pixels).clamp(0, h - 1)  # (n, h): replicate padding = clamped indices
+        cols = (shift[:, :1] + pixels).clamp(0, w - 1)
+        index = (rows[:, :, None] * w + cols[:, None, :]).view(n, 1, h * w).expand(n, c, h * w)
+        return x.flatten(2).gather(2, index).view(n, c, h, w)
 
 
 class TruncatedNormal(torch.distributions.Normal):
@@ -336,11 +334,12 @@ class Encoder(nn.Module):
             self.to(memory_format=torch.channels_last)
 
     def forward(self, obs):
-        x = obs / 255.0 - 0.5
+        """obs: pixel values 0-255 (uint8 or float), (B, C, H, W) -> (B, repr_dim) float32."""
         if not self.bf16:
-            return self.convnet(x)
+            return self.convnet(obs / 255.0 - 0.5)
+        x = obs.contiguous(memory_format=torch.channels_last).to(torch.bfloat16) / 255.0 - 0.5
         with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            return self.convnet(x.contiguous(memory_format=torch.channels_last)).float()
+            return self.convnet(x).float()
 
 
 class Actor(nn.Module):
@@ -499,7 +498,7 @@ def evaluate(env: DMCEnv, encoder, actor, episodes: int, device, video_path: Opt
         frames, total, done = [frame], 0.0, False
         while not done:
             with torch.no_grad():
-                action = actor(encoder(torch.as_tensor(obs[None], device=device).float()), 1.0).mean
+                action = actor(encoder(torch.as_tensor(obs[None], device=device)), 1.0).mean
             obs, reward, _, done, frame = env.step(action.cpu().numpy()[0])
             total += reward
             frames.append(frame)
@@ -556,9 +555,9 @@ if __name__ == "__main__":
     eval_every = max(1, args.eval_every_frames // args.action_repeat)
     episode_return, episode_steps, updates = 0.0, 0, 0
     start_time, eval_time = time.time(), 0.0  # SPS excludes the time spent evaluating
-    for step in range(num_steps):
+    for step in range(num_steps + 1):
         frames_done = step * args.action_repeat
-        if step % eval_every == 0:
+        if step % eval_every == 0 or step == num_steps:  # and once more at the end
             eval_start, video = time.time(), None
             if args.capture_video:
                 os.makedirs(f"videos/{run_name}", exist_ok=True)
@@ -567,6 +566,8 @@ if __name__ == "__main__":
             print(f"frame={frames_done}, eval_return={np.mean(returns):.1f}")
             writer.add_scalar("eval/episodic_return", np.mean(returns), frames_done)
             eval_time += time.time() - eval_start
+        if step == num_steps:
+            break
 
         # act: uniform random at first, then the actor with scheduled exploration noise
         std = linear_schedule(args.std_start, args.std_end, args.std_schedule_steps, step)
@@ -574,7 +575,7 @@ if __name__ == "__main__":
             action = action_rng.uniform(-1.0, 1.0, act_dim).astype(np.float32)
         else:
             with torch.no_grad():
-                dist = actor(encoder(torch.as_tensor(obs[None], device=device).float()), std)
+                dist = actor(encoder(torch.as_tensor(obs[None], device=device)), std)
                 action = dist.sample(clip=None).cpu().numpy()[0]
         obs, reward, discount, done, frame = env.step(action)
         rb.add(action, reward, discount, frame)
@@ -598,7 +599,7 @@ if __name__ == "__main__":
 
         # sample a batch (numpy -> torch)
         b_obs, b_actions, b_rewards, b_discounts, b_next_obs, idx = rb.sample(args.batch_size)
-        b_obs, b_next_obs = (torch.as_tensor(x, device=device).float() for x in (b_obs, b_next_obs))
+        b_obs, b_next_obs = (torch.as_tensor(x, device=device) for x in (b_obs, b_next_obs))  # uint8 pixels
         b_actions = torch.as_tensor(b_actions, device=device)
         b_rewards = torch.as_tensor(b_rewards, device=device)[:, None]
         b_discounts = torch.as_tensor(b_discounts, device=device)[:, None]
@@ -608,7 +609,7 @@ if __name__ == "__main__":
             # encoder (augmented, no grad; one random shift per sequence), zero features before the episode start
             seq, valid = rb.sequence(idx, args.seq_len)
             n, t, c, h, w = seq.shape
-            seq = torch.as_tensor(seq, device=device).float().view(n, t * c, h, w)
+            seq = torch.as_tensor(seq, device=device).view(n, t * c, h, w)
             with torch.no_grad():
                 seq_feats = encoder(aug(seq).view(n * t, c, h, w)).view(n, t, -1)
             seq_feats = seq_feats * torch.as_tensor(valid, device=device)[:, :, None]
@@ -640,7 +641,7 @@ if __name__ == "__main__":
         q1, q2 = critic(h_obs.detach(), dist.sample(clip=args.std_clip))
         actor_loss = -torch.min(q1, q2).mean()
         actor_optimizer.zero_grad()
-        actor_loss.backward()
+        actor_loss.backward(inputs=list(actor.parameters()))  # the critic's grads would be discarded anyway
         actor_optimizer.step()
 
         # target critic: Polyak averaging

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import ROOT, check_regression, import_script, run_and_read, run_script
 
@@ -88,6 +89,22 @@ def test_random_shift_moves_at_most_four_pixels_and_keeps_the_shape():
     torch.testing.assert_close(y.sum((1, 2, 3)), x.sum((1, 2, 3)))  # an integer shift: the pixel moves whole
 
 
+def test_random_shift_equals_drqv2_grid_sample_formulation():
+    """The gather equals DrQ-v2's replicate-pad + bilinear grid_sample at the same integer shifts."""
+    x = torch.rand(8, 9, 84, 84) * 255
+    torch.manual_seed(3)
+    y = drq.RandomShiftsAug(pad=4)(x)
+    torch.manual_seed(3)
+    shift = torch.randint(0, 9, size=(8, 2)).float()[:, None, None, :]  # the same draw: (dx, dy) in pixels
+    padded = F.pad(x, (4, 4, 4, 4), mode="replicate")
+    eps = 1.0 / 92
+    arange = torch.linspace(-1.0 + eps, 1.0 - eps, 92)[:84]
+    base = torch.stack([arange[None].expand(84, 84), arange[:, None].expand(84, 84)], dim=2)[None]
+    ref = F.grid_sample(padded, base + shift * 2.0 / 92, padding_mode="zeros", align_corners=False)
+    torch.testing.assert_close(y, ref, atol=0.02, rtol=0)  # float rounding of the sampling grid only
+    assert not torch.equal(y, x)
+
+
 def test_std_schedule_end_points():
     assert drq.linear_schedule(1.0, 0.1, 100_000, 0) == 1.0
     assert drq.linear_schedule(1.0, 0.1, 100_000, 50_000) == pytest.approx(0.55)
@@ -118,6 +135,7 @@ def test_smoke_run_updates_and_logs(smoke):
         assert all(math.isfinite(v) for _, v in scalars[tag]), tag
     assert len(scalars["losses/critic_loss"]) >= 2 and len(scalars["losses/bonus_loss"]) >= 2  # every 100 updates
     assert all(step % 2 == 0 and step <= 1200 for step, _ in scalars["losses/critic_loss"])  # x-axis: frames
+    assert [step for step, _ in scalars["eval/episodic_return"]] == [0, 1200]  # at the start and at the end
     assert set(torch.load(run_dir / "drqv2_dmc_mimex.cleanrl_model", weights_only=True)) == {
         "args", "encoder", "actor", "critic", "mimex"}
 
