@@ -63,9 +63,14 @@ def run_and_read(name: str, args: list, cwd):
     return run_dir, read_scalars(run_dir)
 
 
-def check_regression(values: dict, recorded: pathlib.Path) -> None:
-    """{series: [values]} against the recorded file, within 5 % (+0.05 absolute): CPUs and BLAS builds differ in
-    the last bits. With PIXMC_REGENERATE=1 in the environment, (re)write the file instead and skip."""
+def check_regression(values: dict, recorded: pathlib.Path, rtol: float = 0.01, atol: float = 1e-6) -> None:
+    """{series: [values]} against the recorded file, within rtol (+atol). With PIXMC_REGENERATE=1 in the
+    environment, (re)write the file instead and skip.
+
+    Callers record only what a run's first updates produce. CPUs differ in the last bits (MKL and oneDNN pick other
+    kernels on Intel with AVX-512/AMX than on AMD), and a few updates later PPO's clip and Adam's first,
+    sign-like steps have turned those bits into percent: on the PPO smoke runs, Intel and AMD machines agreed to
+    7e-4 over the first two iterations and differed by up to 11 % in the fourth."""
     import json
     import os
 
@@ -76,4 +81,4 @@ def check_regression(values: dict, recorded: pathlib.Path) -> None:
         recorded.write_text(json.dumps(values, indent=1) + "\n")
         pytest.skip(f"recorded values written to {recorded}")
     for series, expected in json.loads(recorded.read_text()).items():
-        np.testing.assert_allclose(values[series], expected, rtol=0.05, atol=0.05, err_msg=series)
+        np.testing.assert_allclose(values[series], expected, rtol=rtol, atol=atol, err_msg=series)

@@ -151,11 +151,13 @@ def test_mvp_encoder_loads_the_released_layout_and_rejects_others(tmp_path):
 
 
 def test_short_run_regression(runs):
-    """Fixed-seed state-obs runs (the STATE command above) reproduce their recorded episodic returns and
-    intrinsic-reward means."""
+    """Fixed-seed state-obs runs (the STATE command above) reproduce, over their first two iterations (800 steps:
+    one PPO update and one round of bonus updates in), their recorded episodic returns and intrinsic-reward means.
+    Later iterations are not recorded: they amplify CPU-dependent last bits (see check_regression)."""
     values = {}
     for script in SCRIPTS:
         scalars = runs[(script, "state")][2]
         for tag in ["charts/episodic_return"] + (["charts/intrinsic_reward"] if script in BONUS else []):
-            values[f"{script} {tag}"] = [v for _, v in scalars[tag]]
+            values[f"{script} {tag}"] = [v for step, v in scalars[tag] if step <= 800]
+    assert all(values.values()), values  # each series holds at least one value
     check_regression(values, RECORDED)
