@@ -78,7 +78,7 @@ class Args:
     hidden_dim: int = 1024
     """hidden width of the actor and critic MLPs"""
     bf16: bool = False
-    """if toggled, run the conv encoder in bfloat16 autocast, channels-last (~4x faster on CPUs with AMX; not the paper's precision)"""
+    """if toggled, run the conv encoder in bfloat16 autocast, channels-last (4-5x faster on CPUs with AMX or AVX-512 BF16; not the paper's precision)"""
     update_every: int = 2
     """agent steps between updates"""
     num_seed_frames: int = 4000
