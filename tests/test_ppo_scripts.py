@@ -16,6 +16,7 @@ from conftest import ROOT, check_regression, import_script, run_and_read, run_sc
 
 SMALL = ["--task", "FrankaReach", "--num-envs", "4", "--num-steps", "100", "--seed", "1"]
 STATE = SMALL + ["--obs-type", "state", "--total-timesteps", "1600"]  # 4 iterations; episodes end at 199, 398
+RECORDED_STEPS = 800  # the STATE runs' first two iterations: what test_short_run_regression records
 PIXELS = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "800", "--capture-video"]
 BONUS = {"ppo_pixmc_mimex": "mimex", "ppo_pixmc_icm": "icm", "ppo_pixmc_rnd": "rnd"}
 SCRIPTS = ["ppo_pixmc", *BONUS]
@@ -158,6 +159,6 @@ def test_short_run_regression(runs):
     for script in SCRIPTS:
         scalars = runs[(script, "state")][2]
         for tag in ["charts/episodic_return"] + (["charts/intrinsic_reward"] if script in BONUS else []):
-            values[f"{script} {tag}"] = [v for step, v in scalars[tag] if step <= 800]
+            values[f"{script} {tag}"] = [v for step, v in scalars[tag] if step <= RECORDED_STEPS]
     assert all(values.values()), values  # each series holds at least one value
     check_regression(values, RECORDED)
