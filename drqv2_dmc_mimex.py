@@ -397,33 +397,47 @@ class Block(nn.Module):
 
 
 def sincos_embedding(length: int, dim: int) -> torch.Tensor:
-    """Fixed 1-D sin-cos positional embedding (1, 1 + length, dim); row 0 (the CLS token) is zeros."""
-    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0))
+    """Fixed 1-D sin-cos positional embedding (1, 1 + length, dim), sin on the even and cos on the odd channels (the
+    authors' PositionalEncoding); row 0, the CLS token's, is zeros."""
+    omega = 1.0 / 10000 ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)
     angles = torch.arange(length, dtype=torch.float64)[:, None] * omega[None]
-    emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
-    return torch.cat([torch.zeros(1, dim, dtype=torch.float64), emb]).float()[None]
+    emb = torch.zeros(1 + length, dim, dtype=torch.float64)
+    emb[1:, 0::2], emb[1:, 1::2] = torch.sin(angles), torch.cos(angles)
+    return emb.float()[None]
 
 
 class MIMEx(nn.Module):
-    """Masked input modeling over time (Lin & Jabri, NeurIPS 2023): an MAE on the sequence of the last T
-    per-step features. `forward(seqs)` returns each sequence's masked-reconstruction loss, which is the
-    intrinsic reward; it trains nothing (the optimiser step is in the main loop)."""
+    """Masked input modeling over time (Lin & Jabri, NeurIPS 2023): an MAE on the sequence of the last T per-step
+    features. `forward(seqs)` returns each sequence's masked-reconstruction loss, which is its intrinsic reward, and
+    the mean of those losses; it trains nothing (the optimiser step is in the main loop).
+    Time masking (time, fixed) is the authors' BERT: Linear + positions, a CLS token, an encoder on the kept steps,
+    a decoder with mask tokens where the masked steps were. Feature masking is their `mask_all` model: Linear to the
+    decoder width + positions, a CLS token and the decoder blocks only, on the input with its masked entries zeroed."""
 
     def __init__(self, input_dim: int, args: Args):
         super().__init__()
-        d, dd, t = args.mimex_embed_dim, args.decoder_dim, args.seq_len
+        t, dd = args.seq_len, args.decoder_dim
         self.seq_len, self.mask_ratio, self.mask_type = t, args.mask_ratio, args.mask_type
+        d = dd if args.mask_type == "feature" else args.mimex_embed_dim
         self.embed = nn.Linear(input_dim, d)
-        self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.register_buffer("pos_embed", sincos_embedding(t, d))
-        self.blocks = nn.ModuleList([Block(d, args.mimex_heads) for _ in range(args.mimex_depth)])
-        self.norm = nn.LayerNorm(d, eps=1e-6)
-        self.decoder_embed = nn.Linear(d, dd)
-        self.mask_token = nn.Parameter(torch.randn(1, 1, dd) * 0.02)
-        self.register_buffer("decoder_pos_embed", sincos_embedding(t, dd))
+        if args.mask_type != "feature":  # the encoder of the kept steps; the decoder's input side
+            self.blocks = nn.ModuleList([Block(d, args.mimex_heads) for _ in range(args.mimex_depth)])
+            self.norm = nn.LayerNorm(d, eps=1e-6)
+            self.decoder_embed = nn.Linear(d, dd)
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, dd))
+            self.register_buffer("decoder_pos_embed", sincos_embedding(t, dd))
         self.decoder_blocks = nn.ModuleList([Block(dd, args.decoder_heads) for _ in range(args.decoder_depth)])
         self.decoder_norm = nn.LayerNorm(dd, eps=1e-6)
         self.decoder_pred = nn.Linear(dd, input_dim)
+        for module in self.modules():  # the authors' init: xavier-uniform weights, zero biases, tokens N(0, 0.02)
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        for name, token in self.named_parameters():
+            if name.endswith("_token"):
+                nn.init.normal_(token, std=0.02)
 
     @staticmethod
     def push(history, feats, new_episode):
@@ -433,43 +447,44 @@ class MIMEx(nn.Module):
         return torch.cat([history[:, 1:], feats[:, None]], dim=1)
 
     def num_keep(self, n: int) -> int:
-        """Visible entries out of n: int(n * (1 - mask_ratio)), at least 1 (the epsilon keeps 30 * (1 - 0.9) at 3)."""
+        """Visible entries out of n: int(n * (1 - mask_ratio)), at least 1 (the 1e-9 guards float rounding)."""
         return max(1, int(n * (1.0 - self.mask_ratio) + 1e-9))
 
-    def sample_mask(self, rows: int, t: int, dim: int, generator=None, device=None):
-        """1 = masked. time/fixed: (rows, t) with the order that puts kept steps first; feature: (rows, t, dim)."""
-        if self.mask_type == "feature":
-            noise = torch.rand(rows, t * dim, generator=generator, device=device)
-            mask = torch.ones_like(noise).scatter_(1, noise.argsort(1)[:, :self.num_keep(t * dim)], 0.0)
-            return mask.view(rows, t, dim), None
-        if self.mask_type == "fixed":  # keep the first steps, mask the last ones (future prediction)
-            shuffle = torch.arange(t, device=device).expand(rows, t)
+    def mask_steps(self, rows: int, t: int, generator=None, device=None):
+        """Time masking: ids_shuffle (rows, t) lists the kept steps first (random order; "fixed" keeps the first steps
+        and masks the last ones: future prediction); mask (rows, t) is 1 where a step is masked."""
+        if self.mask_type == "fixed":
+            ids_shuffle = torch.arange(t, device=device).expand(rows, t)
         else:
-            shuffle = torch.rand(rows, t, generator=generator, device=device).argsort(1)
+            ids_shuffle = torch.rand(rows, t, generator=generator, device=device).argsort(1)
         mask = torch.ones(rows, t, device=device)
         mask[:, :self.num_keep(t)] = 0.0
-        return torch.gather(mask, 1, shuffle.argsort(1)), shuffle
+        return torch.gather(mask, 1, ids_shuffle.argsort(1)), ids_shuffle
+
+    def mask_features(self, rows: int, t: int, dim: int, generator=None, device=None):
+        """Feature masking: mask (rows, t, dim) is 1 on all but num_keep(t * dim) random entries of each sequence."""
+        noise = torch.rand(rows, t * dim, generator=generator, device=device)
+        mask = torch.ones_like(noise).scatter_(1, noise.argsort(1)[:, :self.num_keep(t * dim)], 0.0)
+        return mask.view(rows, t, dim)
 
     def predict(self, x, generator=None):
         """Reconstruct x (B, T, D) from a random masking of it; returns the reconstruction and the mask."""
         rows, t, dim = x.shape
-        mask, shuffle = self.sample_mask(rows, t, dim, generator, x.device)
-        if shuffle is None:  # feature masking: every time step is a token, masked entries zeroed
-            h = self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]
-        else:  # time masking: the encoder sees the kept steps only
-            keep = self.num_keep(t)
-            kept = shuffle[:, :keep]
-            h = self.embed(torch.gather(x, 1, kept[:, :, None].expand(-1, -1, dim)))
-            h = h + self.pos_embed[0, 1:][kept]
-        h = torch.cat([(self.cls_token + self.pos_embed[:, :1]).expand(rows, -1, -1), h], dim=1)
-        for block in self.blocks:
-            h = block(h)
-        h = self.decoder_embed(self.norm(h))
-        if shuffle is not None:  # mask tokens where the masked steps were, back in time order
-            y = torch.cat([h[:, 1:], self.mask_token.expand(rows, t - keep, -1)], dim=1)
-            y = torch.gather(y, 1, shuffle.argsort(1)[:, :, None].expand(-1, -1, y.shape[2]))
-            h = torch.cat([h[:, :1], y], dim=1)
-        h = h + self.decoder_pos_embed
+        cls = self.cls_token.expand(rows, -1, -1)  # its positional embedding is zero
+        if self.mask_type == "feature":  # every step is a token, its masked entries zeroed; decoder blocks only
+            mask = self.mask_features(rows, t, dim, generator, x.device)
+            h = torch.cat([cls, self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]], dim=1)
+        else:  # the encoder sees the kept steps only; the decoder gets mask tokens where the others were
+            mask, ids_shuffle = self.mask_steps(rows, t, generator, x.device)
+            ids_keep, ids_restore = ids_shuffle[:, :self.num_keep(t)], ids_shuffle.argsort(1)
+            kept = torch.gather(x, 1, ids_keep[:, :, None].expand(-1, -1, dim))
+            h = torch.cat([cls, self.embed(kept) + self.pos_embed[0, 1:][ids_keep]], dim=1)
+            for block in self.blocks:
+                h = block(h)
+            h = self.decoder_embed(self.norm(h))
+            steps = torch.cat([h[:, 1:], self.mask_token.expand(rows, t - ids_keep.shape[1], -1)], dim=1)
+            steps = torch.gather(steps, 1, ids_restore[:, :, None].expand(-1, -1, steps.shape[2]))  # in time order
+            h = torch.cat([h[:, :1], steps], dim=1) + self.decoder_pos_embed
         for block in self.decoder_blocks:
             h = block(h)
         return self.decoder_pred(self.decoder_norm(h))[:, 1:], mask
@@ -483,11 +498,13 @@ class MIMEx(nn.Module):
         return (err * mask).sum((1, 2)) / mask.sum((1, 2))
 
     def forward(self, seqs, n_mask: int = 1, generator=None):
-        """seqs (B, T, D) -> intrinsic reward (B,): the masked-reconstruction loss, averaged over `n_mask`
-        independent maskings computed in one batched pass (masking k of sequence b is row k * B + b)."""
+        """seqs (B, T, D) -> (intrinsic reward (B,), loss): each sequence's masked-reconstruction loss averaged over
+        `n_mask` independent maskings in one batched pass (masking k of sequence b is row k * B + b), detached; and
+        the mean of the same losses, to step the optimiser on."""
         x = seqs.repeat(n_mask, 1, 1)
         pred, mask = self.predict(x, generator)
-        return self.masked_mse(pred, x, mask).view(n_mask, len(seqs)).mean(0)
+        loss = self.masked_mse(pred, x, mask).view(n_mask, len(seqs)).mean(0)
+        return loss.detach(), loss.mean()
 
 
 def evaluate(env: DMCEnv, encoder, actor, episodes: int, device, video_path: Optional[str] = None):
@@ -613,10 +630,9 @@ if __name__ == "__main__":
             with torch.no_grad():
                 seq_feats = encoder(aug(seq).view(n * t, c, h, w)).view(n, t, -1)
             seq_feats = seq_feats * torch.as_tensor(valid, device=device)[:, :, None]
-            bonus_loss = mimex(seq_feats, args.n_mask)
-            intrinsic = bonus_loss.detach()
+            intrinsic, bonus_loss = mimex(seq_feats, args.n_mask)
             mimex_optimizer.zero_grad()
-            bonus_loss.mean().backward()
+            bonus_loss.backward()
             mimex_optimizer.step()
             beta = args.beta * (1.0 - step / num_steps) if args.beta_anneal else args.beta
             b_rewards = b_rewards + beta * intrinsic[:, None]
@@ -657,7 +673,7 @@ if __name__ == "__main__":
             if use_mimex:
                 writer.add_scalar("charts/intrinsic_reward", intrinsic.mean().item(), frames_done)
                 writer.add_scalar("charts/intrinsic_reward_scaled", beta * intrinsic.mean().item(), frames_done)
-                writer.add_scalar("losses/bonus_loss", bonus_loss.mean().item(), frames_done)
+                writer.add_scalar("losses/bonus_loss", bonus_loss.item(), frames_done)
 
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"

@@ -1,11 +1,10 @@
-# PPO on PixMC-Sparse (CleanRL style): the "noise" baseline of the MIMEx paper, and the file every bonus
-# variant (ppo_pixmc_mimex.py, ppo_pixmc_icm.py, ppo_pixmc_rnd.py) differs from by a bonus module only.
-# PPO as in MVP (Xiao et al. 2022): Gaussian policy with a state-independent log-std, SELU MLPs
-# 256-128-64 for actor and critic, GAE, clipped objective, cosine learning-rate schedule.
+# PPO on PixMC-Sparse as in MVP (Xiao et al. 2022) and the MIMEx authors' runs, CleanRL style.
 # BONUS: + MIMEx (Lin & Jabri, NeurIPS 2023): the intrinsic reward of step t is the masked-reconstruction loss
 # BONUS: of the sequence of the last T per-step features ending at t, under an online masked autoencoder;
 # BONUS: PPO maximises r_e + beta * r_i. `diff ppo_pixmc.py ppo_pixmc_mimex.py` shows everything MIMEx adds.
-# Docs: README.md. Paper-scale command line: README.md, "Reproducing the paper".
+# PPO: Gaussian policy with a state-independent log-std, SELU MLPs 256-128-64 for actor and critic, GAE with
+# whole-rollout advantage normalisation, clipped objective, unclipped value loss, cosine learning-rate schedule.
+# Docs: README.md; the paper-scale command lines: README.md, "Reproducing the paper".
 import os
 import random
 import time
@@ -67,8 +66,8 @@ class Args:
     # Algorithm specific arguments
     total_timesteps: int = 2_000_000
     """total env steps of the experiment (summed over envs)"""
-    learning_rate: float = 5e-4
-    """the initial learning rate of the optimizer"""
+    learning_rate: Optional[float] = None
+    """Adam's initial learning rate; default: the authors' per task (LEARNING_RATES: 1e-3, 1.5e-3 or 5e-4, see README)"""
     num_envs: int = 32
     """the number of parallel envs"""
     num_steps: int = 32
@@ -84,15 +83,17 @@ class Args:
     update_epochs: int = 10
     """epochs of PPO updates per rollout"""
     norm_adv: bool = True
-    """if toggled, advantages are normalised per minibatch"""
+    """if toggled, advantages are normalised over the whole rollout (as MVP; CleanRL normalises per minibatch)"""
+    shuffle_minibatches: bool = False
+    """if toggled, reshuffle the minibatches every epoch (CleanRL); off: MVP's fixed, contiguous blocks of steps"""
     clip_coef: float = 0.1
     """the surrogate clipping coefficient"""
-    clip_vloss: bool = True
-    """if toggled, the value loss is clipped as in the PPO paper"""
+    clip_vloss: bool = False
+    """if toggled, the value loss is clipped as in the PPO paper (off in MVP's runs)"""
     ent_coef: float = 0.0
     """coefficient of the entropy bonus"""
     vf_coef: float = 2.0
-    """coefficient of the value loss (2.0: a default hidden in MVP's code)"""
+    """coefficient of the value loss (R - V)^2 (2.0: a default hidden in MVP's code)"""
     max_grad_norm: float = 1.0
     """the maximum norm for gradient clipping"""
     target_kl: Optional[float] = None
@@ -101,8 +102,8 @@ class Args:
     """initial standard deviation of the Gaussian policy (state-independent, learned)"""
 
     # Bonus arguments
-    beta: float = 0.05
-    """coefficient of the intrinsic reward: PPO maximises r_e + beta * r_i"""
+    beta: Optional[float] = None
+    """coefficient of r_i: PPO maximises r_e + beta * r_i; default: the authors' 0.05 on Reach, 0.5 on Cabinet/Pick/Move"""
     beta_anneal: bool = False
     """if toggled, beta decays linearly to 0 over the run"""
     seq_len: int = 5
@@ -114,11 +115,11 @@ class Args:
     n_mask: int = 1
     """K: average each sequence's loss over K independent maskings (one batched forward pass)"""
     mimex_embed_dim: int = 128
-    """width of the MIMEx encoder"""
+    """width of the MIMEx encoder (time masking only: feature masking has no encoder)"""
     mimex_depth: int = 4
-    """Transformer blocks of the MIMEx encoder"""
+    """Transformer blocks of the MIMEx encoder (time masking only)"""
     mimex_heads: int = 4
-    """attention heads of the MIMEx encoder"""
+    """attention heads of the MIMEx encoder (time masking only)"""
     decoder_dim: int = 64
     """width of the MIMEx decoder"""
     decoder_depth: int = 1
@@ -126,9 +127,7 @@ class Args:
     decoder_heads: int = 2
     """attention heads of the MIMEx decoder"""
     mimex_lr: float = 1e-4
-    """Adam learning rate of the MIMEx model"""
-    mimex_batch_size: int = 512
-    """sequences per MIMEx update (each rollout's sequences are used once)"""
+    """Adam learning rate of the MIMEx model (one step per rollout, on the mean loss of all its sequences)"""
 
     # filled in at runtime
     batch_size: int = 0
@@ -139,6 +138,11 @@ class Args:
     """the number of rollouts + updates (total_timesteps // batch_size)"""
 
 
+# The authors' learning rate per task (configs/train/*SparsePixels.yaml of ToruOwO/mimex; the dense configs agree)
+LEARNING_RATES = {"FrankaReach": 1e-3, "FrankaCabinet": 1e-3, "FrankaPick": 1e-3, "FrankaMove": 1.5e-3,
+                  "KukaReach": 1.5e-3, "KukaCabinet": 5e-4, "KukaPick": 5e-4, "KukaMove": 5e-4}
+
+
 def check_args(args: Args) -> None:
     """Fail before any training starts, with one clear message per mistake."""
     for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs", "eval_episodes"):
@@ -146,18 +150,18 @@ def check_args(args: Args) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.obs_type == "pixels" and args.encoder == "cnn" and args.image_size < 36:
         raise ValueError(f"--image-size must be >= 36 for the CNN encoder (8x8/4, 4x4/2, 3x3/1 convs), got {args.image_size}")
-    if not 0.0 < args.mask_ratio < 1.0:  # BONUS:
-        raise ValueError(f"--mask-ratio must be in (0, 1), got {args.mask_ratio}")  # BONUS:
-    if args.seq_len < 1 or (args.seq_len < 2 and args.mask_type != "feature"):  # BONUS:
-        raise ValueError(f"--seq-len must be >= 1 (>= 2 unless --mask-type feature), got {args.seq_len}")  # BONUS:
-    if args.n_mask < 1 or args.mimex_batch_size < 1:  # BONUS:
-        raise ValueError(f"--n-mask and --mimex-batch-size must be >= 1, got {args.n_mask}, {args.mimex_batch_size}")  # BONUS:
     if args.encoder == "mvp" and args.obs_type == "pixels":
         if args.encoder_checkpoint is None:
             raise ValueError("--encoder mvp needs --encoder-checkpoint PATH: MVP's released ViT-S/16 file "
                              "(e.g. mae_pretrain_hoi_vit_small.pth, see README); nothing is downloaded")
         if args.image_size != 224:
             raise ValueError(f"--encoder mvp needs --image-size 224 (the ViT's input), got {args.image_size}")
+    if not 0.0 < args.mask_ratio < 1.0:  # BONUS:
+        raise ValueError(f"--mask-ratio must be in (0, 1), got {args.mask_ratio}")  # BONUS:
+    if args.seq_len < 1 or (args.seq_len < 2 and args.mask_type != "feature"):  # BONUS:
+        raise ValueError(f"--seq-len must be >= 1 (>= 2 unless --mask-type feature), got {args.seq_len}")  # BONUS:
+    if args.n_mask < 1:  # BONUS:
+        raise ValueError(f"--n-mask must be >= 1, got {args.n_mask}")  # BONUS:
 
 
 def make_envs(args: Args, num_envs: int, seed: int):
@@ -207,6 +211,7 @@ class CNNEncoder(nn.Module):
         with torch.no_grad():
             flat = self.conv(torch.zeros(1, 3, image_size, image_size)).shape[1]
         self.fc = nn.Sequential(layer_init(nn.Linear(flat, out_dim)), nn.ReLU())
+        self.head = nn.Identity()  # what the policy applies to the features (MVP: the ViT's final LayerNorm)
         self.out_dim, self.trainable = out_dim, True
 
     def forward(self, pixels):
@@ -214,16 +219,18 @@ class CNNEncoder(nn.Module):
 
 
 class MVPEncoder(nn.Module):
-    """MVP's ViT-S/16 (timm layout), frozen: feature = LayerNorm(CLS token), 384-d, on 224x224 images."""
+    """MVP's ViT-S/16 (timm layout; 12 heads, as MVP's vit_s16 builds it) on 224x224 images. The per-step feature is
+    the CLS token after the last block, before the final LayerNorm (384-d; frozen, cached in the rollout; MIMEx's
+    input). MVP's freeze() leaves that LayerNorm out: it is `head`, trained with the policy, which sees head(feature)."""
 
-    def __init__(self, dim: int = 384, depth: int = 12, heads: int = 6):
+    def __init__(self, dim: int = 384, depth: int = 12, heads: int = 12):
         super().__init__()
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv2d(3, dim, 16, stride=16)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + 14 * 14, dim))
         self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.LayerNorm(dim, eps=1e-6)  # the checkpoint's "norm"
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
         self.out_dim, self.trainable = dim, False
@@ -234,14 +241,14 @@ class MVPEncoder(nn.Module):
         x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], dim=1) + self.pos_embed
         for block in self.blocks:
             x = block(x)
-        return self.norm(x)[:, 0]
+        return x[:, 0]
 
 
 def load_mvp_encoder(path: str) -> MVPEncoder:
     """MVP's released checkpoint: a torch.save dict whose "model" entry is a timm ViT state dict
     (MAE decoder keys, if present, are ignored). Anything else fails with what was expected."""
     encoder = MVPEncoder()
-    expected = {k: v.shape for k, v in encoder.state_dict().items() if k not in ("mean", "std")}
+    expected = {k.replace("head.", "norm."): v.shape for k, v in encoder.state_dict().items() if k not in ("mean", "std")}
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -255,26 +262,35 @@ def load_mvp_encoder(path: str) -> MVPEncoder:
     if missing or wrong:
         raise ValueError(f"--encoder-checkpoint {path!r} is not a ViT-S/16 (patch 16, width 384, depth 12): "
                          f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, wrong shape {wrong[:5]}")
-    encoder.load_state_dict({k: state[k] for k in expected}, strict=False)
-    return encoder.requires_grad_(False).eval()
+    encoder.load_state_dict({k.replace("norm.", "head."): state[k] for k in expected}, strict=False)
+    encoder.requires_grad_(False).head.requires_grad_(True)  # as MVP: all frozen but the final LayerNorm
+    return encoder.eval()
 
 
 def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
-    return nn.Sequential(layer_init(nn.Linear(in_dim, 256)), nn.SELU(), layer_init(nn.Linear(256, 128)), nn.SELU(),
-                         layer_init(nn.Linear(128, 64)), nn.SELU(), layer_init(nn.Linear(64, out_dim), std=out_std))
+    """SELU MLP 256-128-64 as MVP builds it: orthogonal weights (gain sqrt(2), out_std on the last layer), PyTorch's
+    default biases."""
+    sizes = [in_dim, 256, 128, 64, out_dim]
+    layers = []
+    for k in range(4):
+        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
+        nn.init.orthogonal_(layers[-1].weight, np.sqrt(2) if k < 3 else out_std)
+        layers.append(nn.SELU())
+    return nn.Sequential(*layers[:-1])
 
 
 class Agent(nn.Module):
-    """Pixels: image features -> Linear 128, robot state -> Linear 128, concatenated; state: the oracle vector.
+    """Pixels: the encoder's head(image features) -> Linear 128, robot state -> Linear 128, concatenated; state: the
+    oracle vector.
     Actor and critic are separate SELU MLPs on that input; the log-std does not depend on the state."""
 
     def __init__(self, envs, args: Args, encoder: Optional[nn.Module]):
         super().__init__()
         state_dim = envs.single_observation_space["state"].shape[0]
         self.encoder = encoder
-        if encoder is not None:
-            self.obs_proj = layer_init(nn.Linear(encoder.out_dim, 128))
-            self.state_proj = layer_init(nn.Linear(state_dim, 128))
+        if encoder is not None:  # PyTorch's default init, as MVP
+            self.obs_proj = nn.Linear(encoder.out_dim, 128)
+            self.state_proj = nn.Linear(state_dim, 128)
         in_dim = 256 if encoder is not None else state_dim
         act_dim = envs.single_action_space.shape[0]
         self.critic = mlp(in_dim, 1, 1.0)
@@ -288,7 +304,7 @@ class Agent(nn.Module):
     def trunk(self, feats, obs):
         if self.encoder is None:
             return feats
-        return torch.cat([self.obs_proj(feats), self.state_proj(obs["state"])], dim=1)
+        return torch.cat([self.obs_proj(self.encoder.head(feats)), self.state_proj(obs["state"])], dim=1)
 
     def get_value(self, feats, obs):
         return self.critic(self.trunk(feats, obs))
@@ -303,33 +319,47 @@ class Agent(nn.Module):
 
 
 def sincos_embedding(length: int, dim: int) -> torch.Tensor:
-    """Fixed 1-D sin-cos positional embedding (1, 1 + length, dim); row 0 (the CLS token) is zeros."""
-    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0))
+    """Fixed 1-D sin-cos positional embedding (1, 1 + length, dim), sin on the even and cos on the odd channels (the
+    authors' PositionalEncoding); row 0, the CLS token's, is zeros."""
+    omega = 1.0 / 10000 ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)
     angles = torch.arange(length, dtype=torch.float64)[:, None] * omega[None]
-    emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
-    return torch.cat([torch.zeros(1, dim, dtype=torch.float64), emb]).float()[None]
+    emb = torch.zeros(1 + length, dim, dtype=torch.float64)
+    emb[1:, 0::2], emb[1:, 1::2] = torch.sin(angles), torch.cos(angles)
+    return emb.float()[None]
 
 
 class MIMEx(nn.Module):
-    """Masked input modeling over time (Lin & Jabri, NeurIPS 2023): an MAE on the sequence of the last T
-    per-step features. `forward(seqs)` returns each sequence's masked-reconstruction loss, which is the
-    intrinsic reward; it trains nothing (the optimiser step is in the main loop)."""
+    """Masked input modeling over time (Lin & Jabri, NeurIPS 2023): an MAE on the sequence of the last T per-step
+    features. `forward(seqs)` returns each sequence's masked-reconstruction loss, which is its intrinsic reward, and
+    the mean of those losses; it trains nothing (the optimiser step is in the main loop).
+    Time masking (time, fixed) is the authors' BERT: Linear + positions, a CLS token, an encoder on the kept steps,
+    a decoder with mask tokens where the masked steps were. Feature masking is their `mask_all` model: Linear to the
+    decoder width + positions, a CLS token and the decoder blocks only, on the input with its masked entries zeroed."""
 
     def __init__(self, input_dim: int, args: Args):
         super().__init__()
-        d, dd, t = args.mimex_embed_dim, args.decoder_dim, args.seq_len
+        t, dd = args.seq_len, args.decoder_dim
         self.seq_len, self.mask_ratio, self.mask_type = t, args.mask_ratio, args.mask_type
+        d = dd if args.mask_type == "feature" else args.mimex_embed_dim
         self.embed = nn.Linear(input_dim, d)
-        self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.register_buffer("pos_embed", sincos_embedding(t, d))
-        self.blocks = nn.ModuleList([Block(d, args.mimex_heads) for _ in range(args.mimex_depth)])
-        self.norm = nn.LayerNorm(d, eps=1e-6)
-        self.decoder_embed = nn.Linear(d, dd)
-        self.mask_token = nn.Parameter(torch.randn(1, 1, dd) * 0.02)
-        self.register_buffer("decoder_pos_embed", sincos_embedding(t, dd))
+        if args.mask_type != "feature":  # the encoder of the kept steps; the decoder's input side
+            self.blocks = nn.ModuleList([Block(d, args.mimex_heads) for _ in range(args.mimex_depth)])
+            self.norm = nn.LayerNorm(d, eps=1e-6)
+            self.decoder_embed = nn.Linear(d, dd)
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, dd))
+            self.register_buffer("decoder_pos_embed", sincos_embedding(t, dd))
         self.decoder_blocks = nn.ModuleList([Block(dd, args.decoder_heads) for _ in range(args.decoder_depth)])
         self.decoder_norm = nn.LayerNorm(dd, eps=1e-6)
         self.decoder_pred = nn.Linear(dd, input_dim)
+        for module in self.modules():  # the authors' init: xavier-uniform weights, zero biases, tokens N(0, 0.02)
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        for name, token in self.named_parameters():
+            if name.endswith("_token"):
+                nn.init.normal_(token, std=0.02)
 
     @staticmethod
     def push(history, feats, new_episode):
@@ -339,43 +369,44 @@ class MIMEx(nn.Module):
         return torch.cat([history[:, 1:], feats[:, None]], dim=1)
 
     def num_keep(self, n: int) -> int:
-        """Visible entries out of n: int(n * (1 - mask_ratio)), at least 1 (the epsilon keeps 30 * (1 - 0.9) at 3)."""
+        """Visible entries out of n: int(n * (1 - mask_ratio)), at least 1 (the 1e-9 guards float rounding)."""
         return max(1, int(n * (1.0 - self.mask_ratio) + 1e-9))
 
-    def sample_mask(self, rows: int, t: int, dim: int, generator=None, device=None):
-        """1 = masked. time/fixed: (rows, t) with the order that puts kept steps first; feature: (rows, t, dim)."""
-        if self.mask_type == "feature":
-            noise = torch.rand(rows, t * dim, generator=generator, device=device)
-            mask = torch.ones_like(noise).scatter_(1, noise.argsort(1)[:, :self.num_keep(t * dim)], 0.0)
-            return mask.view(rows, t, dim), None
-        if self.mask_type == "fixed":  # keep the first steps, mask the last ones (future prediction)
-            shuffle = torch.arange(t, device=device).expand(rows, t)
+    def mask_steps(self, rows: int, t: int, generator=None, device=None):
+        """Time masking: ids_shuffle (rows, t) lists the kept steps first (random order; "fixed" keeps the first steps
+        and masks the last ones: future prediction); mask (rows, t) is 1 where a step is masked."""
+        if self.mask_type == "fixed":
+            ids_shuffle = torch.arange(t, device=device).expand(rows, t)
         else:
-            shuffle = torch.rand(rows, t, generator=generator, device=device).argsort(1)
+            ids_shuffle = torch.rand(rows, t, generator=generator, device=device).argsort(1)
         mask = torch.ones(rows, t, device=device)
         mask[:, :self.num_keep(t)] = 0.0
-        return torch.gather(mask, 1, shuffle.argsort(1)), shuffle
+        return torch.gather(mask, 1, ids_shuffle.argsort(1)), ids_shuffle
+
+    def mask_features(self, rows: int, t: int, dim: int, generator=None, device=None):
+        """Feature masking: mask (rows, t, dim) is 1 on all but num_keep(t * dim) random entries of each sequence."""
+        noise = torch.rand(rows, t * dim, generator=generator, device=device)
+        mask = torch.ones_like(noise).scatter_(1, noise.argsort(1)[:, :self.num_keep(t * dim)], 0.0)
+        return mask.view(rows, t, dim)
 
     def predict(self, x, generator=None):
         """Reconstruct x (B, T, D) from a random masking of it; returns the reconstruction and the mask."""
         rows, t, dim = x.shape
-        mask, shuffle = self.sample_mask(rows, t, dim, generator, x.device)
-        if shuffle is None:  # feature masking: every time step is a token, masked entries zeroed
-            h = self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]
-        else:  # time masking: the encoder sees the kept steps only
-            keep = self.num_keep(t)
-            kept = shuffle[:, :keep]
-            h = self.embed(torch.gather(x, 1, kept[:, :, None].expand(-1, -1, dim)))
-            h = h + self.pos_embed[0, 1:][kept]
-        h = torch.cat([(self.cls_token + self.pos_embed[:, :1]).expand(rows, -1, -1), h], dim=1)
-        for block in self.blocks:
-            h = block(h)
-        h = self.decoder_embed(self.norm(h))
-        if shuffle is not None:  # mask tokens where the masked steps were, back in time order
-            y = torch.cat([h[:, 1:], self.mask_token.expand(rows, t - keep, -1)], dim=1)
-            y = torch.gather(y, 1, shuffle.argsort(1)[:, :, None].expand(-1, -1, y.shape[2]))
-            h = torch.cat([h[:, :1], y], dim=1)
-        h = h + self.decoder_pos_embed
+        cls = self.cls_token.expand(rows, -1, -1)  # its positional embedding is zero
+        if self.mask_type == "feature":  # every step is a token, its masked entries zeroed; decoder blocks only
+            mask = self.mask_features(rows, t, dim, generator, x.device)
+            h = torch.cat([cls, self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]], dim=1)
+        else:  # the encoder sees the kept steps only; the decoder gets mask tokens where the others were
+            mask, ids_shuffle = self.mask_steps(rows, t, generator, x.device)
+            ids_keep, ids_restore = ids_shuffle[:, :self.num_keep(t)], ids_shuffle.argsort(1)
+            kept = torch.gather(x, 1, ids_keep[:, :, None].expand(-1, -1, dim))
+            h = torch.cat([cls, self.embed(kept) + self.pos_embed[0, 1:][ids_keep]], dim=1)
+            for block in self.blocks:
+                h = block(h)
+            h = self.decoder_embed(self.norm(h))
+            steps = torch.cat([h[:, 1:], self.mask_token.expand(rows, t - ids_keep.shape[1], -1)], dim=1)
+            steps = torch.gather(steps, 1, ids_restore[:, :, None].expand(-1, -1, steps.shape[2]))  # in time order
+            h = torch.cat([h[:, :1], steps], dim=1) + self.decoder_pos_embed
         for block in self.decoder_blocks:
             h = block(h)
         return self.decoder_pred(self.decoder_norm(h))[:, 1:], mask
@@ -389,11 +420,13 @@ class MIMEx(nn.Module):
         return (err * mask).sum((1, 2)) / mask.sum((1, 2))
 
     def forward(self, seqs, n_mask: int = 1, generator=None):
-        """seqs (B, T, D) -> intrinsic reward (B,): the masked-reconstruction loss, averaged over `n_mask`
-        independent maskings computed in one batched pass (masking k of sequence b is row k * B + b)."""
+        """seqs (B, T, D) -> (intrinsic reward (B,), loss): each sequence's masked-reconstruction loss averaged over
+        `n_mask` independent maskings in one batched pass (masking k of sequence b is row k * B + b), detached; and
+        the mean of the same losses, to step the optimiser on."""
         x = seqs.repeat(n_mask, 1, 1)
         pred, mask = self.predict(x, generator)
-        return self.masked_mse(pred, x, mask).view(n_mask, len(seqs)).mean(0)
+        loss = self.masked_mse(pred, x, mask).view(n_mask, len(seqs)).mean(0)
+        return loss.detach(), loss.mean()
 
 
 def to_torch(obs, device):
@@ -430,11 +463,33 @@ def evaluate(agent: Agent, args: Args, device, episodes: int, seed: int):
     return returns[:episodes], successes[:episodes]
 
 
+def compute_gae(rewards, values, dones, final_values, next_value, next_done, gamma: float, gae_lambda: float):
+    """Advantages and returns of a rollout (num_steps, num_envs). dones[t] = 1 where the observation of step t starts
+    an episode; final_values[t] = V(the episode's last observation) where step t ended it at the time limit, else 0:
+    a truncated episode bootstraps from it, a terminated one from nothing. next_value/next_done: after the rollout."""
+    advantages = torch.zeros_like(rewards)
+    lastgaelam = 0
+    for t in reversed(range(len(rewards))):
+        if t == len(rewards) - 1:
+            nextnonterminal = 1.0 - next_done
+            nextvalues = next_value
+        else:
+            nextnonterminal = 1.0 - dones[t + 1]
+            nextvalues = values[t + 1]
+        delta = rewards[t] + gamma * (nextvalues * nextnonterminal + final_values[t]) - values[t]
+        advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
+    return advantages, advantages + values
+
+
 if __name__ == "__main__":
     args = tyro.cli(Args)
     args.batch_size = int(args.num_envs * args.num_steps)
     args.minibatch_size = int(args.batch_size // args.num_minibatches)
     args.num_iterations = args.total_timesteps // args.batch_size
+    if args.learning_rate is None:
+        args.learning_rate = LEARNING_RATES[args.task]
+    if args.beta is None:  # BONUS: the authors' value
+        args.beta = 0.05 if args.task.endswith("Reach") else 0.5  # BONUS:
     check_args(args)
     ckpt = load_checkpoint(args.eval_checkpoint) if args.eval_checkpoint else None
     if ckpt is not None:  # evaluate with the envs and model of the checkpoint's run
@@ -477,7 +532,7 @@ if __name__ == "__main__":
         print(f"eval: return {np.mean(returns):.2f} +- {np.std(returns):.2f}, success rate {np.mean(successes):.2f}")
         writer.close()
         raise SystemExit(0)
-    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate, eps=1e-5)
+    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)  # MVP: eps 1e-8
 
     # storage (the images stay uint8; frozen-encoder features are cached, as MVP did)
     obs_space = envs.single_observation_space
@@ -494,6 +549,7 @@ if __name__ == "__main__":
     rewards = torch.zeros((args.num_steps, args.num_envs), device=device)
     dones = torch.zeros((args.num_steps, args.num_envs), device=device)
     values = torch.zeros((args.num_steps, args.num_envs), device=device)
+    final_values = torch.zeros((args.num_steps, args.num_envs), device=device)
 
     # start the game
     global_step = 0
@@ -505,8 +561,6 @@ if __name__ == "__main__":
     video_frames, video_episode = [], 0
 
     for iteration in range(1, args.num_iterations + 1):
-        if args.anneal_lr:  # cosine schedule (MVP)
-            optimizer.param_groups[0]["lr"] = args.learning_rate * 0.5 * (1 + np.cos(np.pi * (iteration - 1) / args.num_iterations))
         finished = {"return": [], "length": [], "success": []}
 
         for step in range(0, args.num_steps):
@@ -528,11 +582,12 @@ if __name__ == "__main__":
             obs_np, reward, terminations, truncations, infos = envs.step(action.cpu().numpy())
             done = np.logical_or(terminations, truncations)
             rewards[step] = torch.as_tensor(reward, device=device)
-            if truncations.any():  # time limit: bootstrap from the last observation of the episode
+            final_values[step] = 0.0
+            if truncations.any():  # time limit: GAE bootstraps from the value of the episode's last observation
                 final = to_torch(infos["final_obs"], device)
                 with torch.no_grad():
                     final_value = agent.get_value(agent.features(final), final).flatten()
-                rewards[step] += args.gamma * final_value * torch.as_tensor(truncations, device=device)
+                final_values[step] = final_value * torch.as_tensor(truncations, device=device)
             if args.capture_video:
                 video_frames.append(obs_np["pixels"][0].transpose(1, 2, 0) if args.obs_type == "pixels" else envs.render())
             next_obs, next_done = to_torch(obs_np, device), torch.as_tensor(done, dtype=torch.float32, device=device)
@@ -557,35 +612,22 @@ if __name__ == "__main__":
             writer.add_scalar("charts/episodic_length", np.mean(finished["length"]), global_step)
             writer.add_scalar("charts/success_rate", np.mean(finished["success"]), global_step)
 
-        # BONUS: intrinsic reward of every step = the MIMEx loss of its sequence; MIMEx trains on the same sequences
-        b_seqs = seqs.reshape(-1, args.seq_len, feat_dim)  # BONUS:
-        intrinsic = torch.zeros(args.batch_size, device=device)  # BONUS:
-        perm = torch.randperm(args.batch_size, device=device)  # BONUS:
-        for start in range(0, args.batch_size, args.mimex_batch_size):  # BONUS:
-            mb = perm[start:start + args.mimex_batch_size]  # BONUS:
-            bonus_loss = mimex(b_seqs[mb], args.n_mask)  # BONUS:
-            intrinsic[mb] = bonus_loss.detach()  # BONUS:
-            mimex_optimizer.zero_grad()  # BONUS:
-            bonus_loss.mean().backward()  # BONUS:
-            mimex_optimizer.step()  # BONUS:
+        # BONUS: one MIMEx pass over all the rollout's sequences: each step's intrinsic reward is its sequence's loss
+        # BONUS: under the model before this rollout's update; then one optimiser step on their mean (the authors')
+        intrinsic, bonus_loss = mimex(seqs.view(-1, args.seq_len, feat_dim), args.n_mask)  # BONUS:
+        mimex_optimizer.zero_grad()  # BONUS:
+        bonus_loss.backward()  # BONUS:
+        mimex_optimizer.step()  # BONUS:
         beta = args.beta * (1.0 - (iteration - 1) / args.num_iterations) if args.beta_anneal else args.beta  # BONUS:
         rewards += beta * intrinsic.view(args.num_steps, args.num_envs)  # BONUS:
 
         # bootstrap value if not done
         with torch.no_grad():
-            next_value = agent.get_value(agent.features(next_obs), next_obs).reshape(1, -1)
-            advantages = torch.zeros_like(rewards, device=device)
-            lastgaelam = 0
-            for t in reversed(range(args.num_steps)):
-                if t == args.num_steps - 1:
-                    nextnonterminal = 1.0 - next_done
-                    nextvalues = next_value
-                else:
-                    nextnonterminal = 1.0 - dones[t + 1]
-                    nextvalues = values[t + 1]
-                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
-                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
-            returns = advantages + values
+            next_value = agent.get_value(agent.features(next_obs), next_obs).flatten()
+            advantages, returns = compute_gae(rewards, values, dones, final_values, next_value, next_done,
+                                              args.gamma, args.gae_lambda)
+            if args.norm_adv:  # over the whole rollout, after the returns are taken (MVP)
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
         # flatten the batch
         b_obs = {k: v.reshape((-1,) + v.shape[2:]) for k, v in obs_buf.items()}
@@ -597,10 +639,14 @@ if __name__ == "__main__":
         b_values = values.reshape(-1)
 
         # Optimizing the policy and value network
-        b_inds = np.arange(args.batch_size)
+        b_inds = np.arange(args.batch_size)  # in order: minibatch k = steps k*T/M to (k+1)*T/M of every env (MVP)
         clipfracs = []
         for epoch in range(args.update_epochs):
-            np.random.shuffle(b_inds)
+            if args.anneal_lr:  # cosine schedule to 0 over the run, stepped every epoch (MVP)
+                progress = (iteration - 1 + epoch / args.update_epochs) / args.num_iterations
+                optimizer.param_groups[0]["lr"] = args.learning_rate * 0.5 * (1 + np.cos(np.pi * progress))
+            if args.shuffle_minibatches:
+                np.random.shuffle(b_inds)
             for start in range(0, args.batch_size, args.minibatch_size):
                 mb_inds = b_inds[start:start + args.minibatch_size]
                 mb_obs = {k: v[mb_inds] for k, v in b_obs.items()}
@@ -616,23 +662,21 @@ if __name__ == "__main__":
                     clipfracs += [((ratio - 1.0).abs() > args.clip_coef).float().mean().item()]
 
                 mb_advantages = b_advantages[mb_inds]
-                if args.norm_adv:
-                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
 
                 # Policy loss
                 pg_loss1 = -mb_advantages * ratio
                 pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)
                 pg_loss = torch.max(pg_loss1, pg_loss2).mean()
 
-                # Value loss
+                # Value loss: MVP's plain squared error, without CleanRL's factor 0.5
                 newvalue = newvalue.view(-1)
                 if args.clip_vloss:
                     v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
                     v_clipped = b_values[mb_inds] + torch.clamp(newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef)
                     v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
-                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+                    v_loss = torch.max(v_loss_unclipped, v_loss_clipped).mean()
                 else:
-                    v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
+                    v_loss = ((newvalue - b_returns[mb_inds]) ** 2).mean()
 
                 entropy_loss = entropy.mean()
                 loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
@@ -659,7 +703,7 @@ if __name__ == "__main__":
         writer.add_scalar("losses/explained_variance", explained_var, global_step)
         writer.add_scalar("charts/intrinsic_reward", intrinsic.mean().item(), global_step)  # BONUS:
         writer.add_scalar("charts/intrinsic_reward_scaled", beta * intrinsic.mean().item(), global_step)  # BONUS:
-        writer.add_scalar("losses/bonus_loss", bonus_loss.mean().item(), global_step)  # BONUS:
+        writer.add_scalar("losses/bonus_loss", bonus_loss.item(), global_step)  # BONUS:
         print("SPS:", int(global_step / (time.time() - start_time)))
         writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
 

@@ -1,11 +1,10 @@
-# PPO on PixMC-Sparse (CleanRL style): the "noise" baseline of the MIMEx paper, and the file every bonus
-# variant (ppo_pixmc_mimex.py, ppo_pixmc_icm.py, ppo_pixmc_rnd.py) differs from by a bonus module only.
-# PPO as in MVP (Xiao et al. 2022): Gaussian policy with a state-independent log-std, SELU MLPs
-# 256-128-64 for actor and critic, GAE, clipped objective, cosine learning-rate schedule.
-# BONUS: + RND (Burda et al. 2018) as the MIMEx paper ran it: a fixed random target network and a trained
-# BONUS: predictor, small MLPs on the policy's per-step features of s_t; the prediction error is the intrinsic
-# BONUS: reward and PPO maximises r_e + beta * r_i (one value head, no observation normalisation).
-# Docs: README.md. Paper-scale command line: README.md, "Reproducing the paper".
+# PPO on PixMC-Sparse as in MVP (Xiao et al. 2022) and the MIMEx authors' runs, CleanRL style.
+# BONUS: + RND (Burda et al. 2018) as the MIMEx paper ran it (the authors' rnd.py): a fixed random target network
+# BONUS: and a trained predictor, small MLPs on the policy's per-step features of s_t; the prediction error is the
+# BONUS: intrinsic reward and PPO maximises r_e + beta * r_i (one value head, no observation normalisation).
+# PPO: Gaussian policy with a state-independent log-std, SELU MLPs 256-128-64 for actor and critic, GAE with
+# whole-rollout advantage normalisation, clipped objective, unclipped value loss, cosine learning-rate schedule.
+# Docs: README.md; the paper-scale command lines: README.md, "Reproducing the paper".
 import os
 import random
 import time
@@ -67,8 +66,8 @@ class Args:
     # Algorithm specific arguments
     total_timesteps: int = 2_000_000
     """total env steps of the experiment (summed over envs)"""
-    learning_rate: float = 5e-4
-    """the initial learning rate of the optimizer"""
+    learning_rate: Optional[float] = None
+    """Adam's initial learning rate; default: the authors' per task (LEARNING_RATES: 1e-3, 1.5e-3 or 5e-4, see README)"""
     num_envs: int = 32
     """the number of parallel envs"""
     num_steps: int = 32
@@ -84,15 +83,17 @@ class Args:
     update_epochs: int = 10
     """epochs of PPO updates per rollout"""
     norm_adv: bool = True
-    """if toggled, advantages are normalised per minibatch"""
+    """if toggled, advantages are normalised over the whole rollout (as MVP; CleanRL normalises per minibatch)"""
+    shuffle_minibatches: bool = False
+    """if toggled, reshuffle the minibatches every epoch (CleanRL); off: MVP's fixed, contiguous blocks of steps"""
     clip_coef: float = 0.1
     """the surrogate clipping coefficient"""
-    clip_vloss: bool = True
-    """if toggled, the value loss is clipped as in the PPO paper"""
+    clip_vloss: bool = False
+    """if toggled, the value loss is clipped as in the PPO paper (off in MVP's runs)"""
     ent_coef: float = 0.0
     """coefficient of the entropy bonus"""
     vf_coef: float = 2.0
-    """coefficient of the value loss (2.0: a default hidden in MVP's code)"""
+    """coefficient of the value loss (R - V)^2 (2.0: a default hidden in MVP's code)"""
     max_grad_norm: float = 1.0
     """the maximum norm for gradient clipping"""
     target_kl: Optional[float] = None
@@ -102,17 +103,15 @@ class Args:
 
     # Bonus arguments
     beta: float = 0.05
-    """coefficient of the intrinsic reward: PPO maximises r_e + beta * r_i"""
+    """coefficient of the intrinsic reward: PPO maximises r_e + beta * r_i (the authors' rnd.yaml: 0.05)"""
     normalize_bonus: bool = False
     """if toggled, divide r_i by the running std of its discounted return (Burda et al.); the paper used the raw error"""
     rnd_hidden_dim: int = 256
-    """hidden width of the RND networks"""
+    """hidden width of the RND target and predictor"""
     rnd_feature_dim: int = 288
     """output size of the RND target and predictor"""
     rnd_lr: float = 1e-3
-    """Adam learning rate of the RND predictor"""
-    rnd_batch_size: int = 512
-    """observations per RND update (each rollout's observations are used once)"""
+    """Adam learning rate of the RND predictor (one step per rollout, on all its observations)"""
 
     # filled in at runtime
     batch_size: int = 0
@@ -123,6 +122,11 @@ class Args:
     """the number of rollouts + updates (total_timesteps // batch_size)"""
 
 
+# The authors' learning rate per task (configs/train/*SparsePixels.yaml of ToruOwO/mimex; the dense configs agree)
+LEARNING_RATES = {"FrankaReach": 1e-3, "FrankaCabinet": 1e-3, "FrankaPick": 1e-3, "FrankaMove": 1.5e-3,
+                  "KukaReach": 1.5e-3, "KukaCabinet": 5e-4, "KukaPick": 5e-4, "KukaMove": 5e-4}
+
+
 def check_args(args: Args) -> None:
     """Fail before any training starts, with one clear message per mistake."""
     for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs", "eval_episodes"):
@@ -130,8 +134,6 @@ def check_args(args: Args) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.obs_type == "pixels" and args.encoder == "cnn" and args.image_size < 36:
         raise ValueError(f"--image-size must be >= 36 for the CNN encoder (8x8/4, 4x4/2, 3x3/1 convs), got {args.image_size}")
-    if args.rnd_batch_size < 1:  # BONUS:
-        raise ValueError(f"--rnd-batch-size must be >= 1, got {args.rnd_batch_size}")  # BONUS:
     if args.encoder == "mvp" and args.obs_type == "pixels":
         if args.encoder_checkpoint is None:
             raise ValueError("--encoder mvp needs --encoder-checkpoint PATH: MVP's released ViT-S/16 file "
@@ -187,6 +189,7 @@ class CNNEncoder(nn.Module):
         with torch.no_grad():
             flat = self.conv(torch.zeros(1, 3, image_size, image_size)).shape[1]
         self.fc = nn.Sequential(layer_init(nn.Linear(flat, out_dim)), nn.ReLU())
+        self.head = nn.Identity()  # what the policy applies to the features (MVP: the ViT's final LayerNorm)
         self.out_dim, self.trainable = out_dim, True
 
     def forward(self, pixels):
@@ -194,16 +197,18 @@ class CNNEncoder(nn.Module):
 
 
 class MVPEncoder(nn.Module):
-    """MVP's ViT-S/16 (timm layout), frozen: feature = LayerNorm(CLS token), 384-d, on 224x224 images."""
+    """MVP's ViT-S/16 (timm layout; 12 heads, as MVP's vit_s16 builds it) on 224x224 images. The per-step feature is
+    the CLS token after the last block, before the final LayerNorm (384-d; frozen, cached in the rollout; MIMEx's
+    input). MVP's freeze() leaves that LayerNorm out: it is `head`, trained with the policy, which sees head(feature)."""
 
-    def __init__(self, dim: int = 384, depth: int = 12, heads: int = 6):
+    def __init__(self, dim: int = 384, depth: int = 12, heads: int = 12):
         super().__init__()
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv2d(3, dim, 16, stride=16)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + 14 * 14, dim))
         self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.LayerNorm(dim, eps=1e-6)  # the checkpoint's "norm"
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
         self.out_dim, self.trainable = dim, False
@@ -214,14 +219,14 @@ class MVPEncoder(nn.Module):
         x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], dim=1) + self.pos_embed
         for block in self.blocks:
             x = block(x)
-        return self.norm(x)[:, 0]
+        return x[:, 0]
 
 
 def load_mvp_encoder(path: str) -> MVPEncoder:
     """MVP's released checkpoint: a torch.save dict whose "model" entry is a timm ViT state dict
     (MAE decoder keys, if present, are ignored). Anything else fails with what was expected."""
     encoder = MVPEncoder()
-    expected = {k: v.shape for k, v in encoder.state_dict().items() if k not in ("mean", "std")}
+    expected = {k.replace("head.", "norm."): v.shape for k, v in encoder.state_dict().items() if k not in ("mean", "std")}
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -235,26 +240,35 @@ def load_mvp_encoder(path: str) -> MVPEncoder:
     if missing or wrong:
         raise ValueError(f"--encoder-checkpoint {path!r} is not a ViT-S/16 (patch 16, width 384, depth 12): "
                          f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, wrong shape {wrong[:5]}")
-    encoder.load_state_dict({k: state[k] for k in expected}, strict=False)
-    return encoder.requires_grad_(False).eval()
+    encoder.load_state_dict({k.replace("norm.", "head."): state[k] for k in expected}, strict=False)
+    encoder.requires_grad_(False).head.requires_grad_(True)  # as MVP: all frozen but the final LayerNorm
+    return encoder.eval()
 
 
 def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
-    return nn.Sequential(layer_init(nn.Linear(in_dim, 256)), nn.SELU(), layer_init(nn.Linear(256, 128)), nn.SELU(),
-                         layer_init(nn.Linear(128, 64)), nn.SELU(), layer_init(nn.Linear(64, out_dim), std=out_std))
+    """SELU MLP 256-128-64 as MVP builds it: orthogonal weights (gain sqrt(2), out_std on the last layer), PyTorch's
+    default biases."""
+    sizes = [in_dim, 256, 128, 64, out_dim]
+    layers = []
+    for k in range(4):
+        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
+        nn.init.orthogonal_(layers[-1].weight, np.sqrt(2) if k < 3 else out_std)
+        layers.append(nn.SELU())
+    return nn.Sequential(*layers[:-1])
 
 
 class Agent(nn.Module):
-    """Pixels: image features -> Linear 128, robot state -> Linear 128, concatenated; state: the oracle vector.
+    """Pixels: the encoder's head(image features) -> Linear 128, robot state -> Linear 128, concatenated; state: the
+    oracle vector.
     Actor and critic are separate SELU MLPs on that input; the log-std does not depend on the state."""
 
     def __init__(self, envs, args: Args, encoder: Optional[nn.Module]):
         super().__init__()
         state_dim = envs.single_observation_space["state"].shape[0]
         self.encoder = encoder
-        if encoder is not None:
-            self.obs_proj = layer_init(nn.Linear(encoder.out_dim, 128))
-            self.state_proj = layer_init(nn.Linear(state_dim, 128))
+        if encoder is not None:  # PyTorch's default init, as MVP
+            self.obs_proj = nn.Linear(encoder.out_dim, 128)
+            self.state_proj = nn.Linear(state_dim, 128)
         in_dim = 256 if encoder is not None else state_dim
         act_dim = envs.single_action_space.shape[0]
         self.critic = mlp(in_dim, 1, 1.0)
@@ -268,7 +282,7 @@ class Agent(nn.Module):
     def trunk(self, feats, obs):
         if self.encoder is None:
             return feats
-        return torch.cat([self.obs_proj(feats), self.state_proj(obs["state"])], dim=1)
+        return torch.cat([self.obs_proj(self.encoder.head(feats)), self.state_proj(obs["state"])], dim=1)
 
     def get_value(self, feats, obs):
         return self.critic(self.trunk(feats, obs))
@@ -283,17 +297,20 @@ class Agent(nn.Module):
 
 
 class RND(nn.Module):
-    """Random Network Distillation (Burda et al. 2018) on the per-step features: a fixed random target
-    network and a trained predictor; the bonus is the predictor's error. forward() trains nothing."""
+    """Random Network Distillation (Burda et al. 2018) on the per-step features, as the authors' rnd.py builds it:
+    target and predictor both Linear-ReLU-Linear-ReLU-Linear, orthogonal weights with gain sqrt(2), zero biases; the
+    target stays fixed. The bonus is the predictor's error; forward() trains nothing."""
 
     def __init__(self, feat_dim: int, args: Args):
         super().__init__()
         h, e = args.rnd_hidden_dim, args.rnd_feature_dim
-        self.target = nn.Sequential(nn.Linear(feat_dim, h), nn.ReLU(), nn.Linear(h, e)).requires_grad_(False)
-        self.predictor = nn.Sequential(nn.Linear(feat_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, e))
+        self.target = nn.Sequential(layer_init(nn.Linear(feat_dim, h)), nn.ReLU(), layer_init(nn.Linear(h, h)), nn.ReLU(),
+                                    layer_init(nn.Linear(h, e))).requires_grad_(False)
+        self.predictor = nn.Sequential(layer_init(nn.Linear(feat_dim, h)), nn.ReLU(), layer_init(nn.Linear(h, h)),
+                                       nn.ReLU(), layer_init(nn.Linear(h, e)))
 
     def forward(self, feats):
-        """s_t -> bonus (B,) detached, loss: the predictor's mean squared error against the target."""
+        """s_t -> (bonus (B,) detached, loss): the predictor's squared error against the target, per sample and mean."""
         error = ((self.predictor(feats) - self.target(feats)) ** 2).mean(1)
         return error.detach(), error.mean()
 
@@ -356,11 +373,31 @@ def evaluate(agent: Agent, args: Args, device, episodes: int, seed: int):
     return returns[:episodes], successes[:episodes]
 
 
+def compute_gae(rewards, values, dones, final_values, next_value, next_done, gamma: float, gae_lambda: float):
+    """Advantages and returns of a rollout (num_steps, num_envs). dones[t] = 1 where the observation of step t starts
+    an episode; final_values[t] = V(the episode's last observation) where step t ended it at the time limit, else 0:
+    a truncated episode bootstraps from it, a terminated one from nothing. next_value/next_done: after the rollout."""
+    advantages = torch.zeros_like(rewards)
+    lastgaelam = 0
+    for t in reversed(range(len(rewards))):
+        if t == len(rewards) - 1:
+            nextnonterminal = 1.0 - next_done
+            nextvalues = next_value
+        else:
+            nextnonterminal = 1.0 - dones[t + 1]
+            nextvalues = values[t + 1]
+        delta = rewards[t] + gamma * (nextvalues * nextnonterminal + final_values[t]) - values[t]
+        advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
+    return advantages, advantages + values
+
+
 if __name__ == "__main__":
     args = tyro.cli(Args)
     args.batch_size = int(args.num_envs * args.num_steps)
     args.minibatch_size = int(args.batch_size // args.num_minibatches)
     args.num_iterations = args.total_timesteps // args.batch_size
+    if args.learning_rate is None:
+        args.learning_rate = LEARNING_RATES[args.task]
     check_args(args)
     ckpt = load_checkpoint(args.eval_checkpoint) if args.eval_checkpoint else None
     if ckpt is not None:  # evaluate with the envs and model of the checkpoint's run
@@ -403,7 +440,7 @@ if __name__ == "__main__":
         print(f"eval: return {np.mean(returns):.2f} +- {np.std(returns):.2f}, success rate {np.mean(successes):.2f}")
         writer.close()
         raise SystemExit(0)
-    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate, eps=1e-5)
+    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)  # MVP: eps 1e-8
 
     # storage (the images stay uint8; frozen-encoder features are cached, as MVP did)
     obs_space = envs.single_observation_space
@@ -412,13 +449,14 @@ if __name__ == "__main__":
     feat_dim = encoder.out_dim if encoder is not None else obs_space["state"].shape[0]
     feats_buf = torch.zeros((args.num_steps, args.num_envs, feat_dim), device=device)
     rnd = RND(feat_dim, args).to(device)  # BONUS:
-    rnd_optimizer = torch.optim.Adam([p for p in rnd.parameters() if p.requires_grad], lr=args.rnd_lr)  # BONUS:
+    rnd_optimizer = torch.optim.Adam(rnd.predictor.parameters(), lr=args.rnd_lr)  # BONUS:
     normalizer = IntrinsicReturnNormalizer(args.num_envs, args.gamma, device)  # BONUS:
     actions = torch.zeros((args.num_steps, args.num_envs) + envs.single_action_space.shape, device=device)
     logprobs = torch.zeros((args.num_steps, args.num_envs), device=device)
     rewards = torch.zeros((args.num_steps, args.num_envs), device=device)
     dones = torch.zeros((args.num_steps, args.num_envs), device=device)
     values = torch.zeros((args.num_steps, args.num_envs), device=device)
+    final_values = torch.zeros((args.num_steps, args.num_envs), device=device)
 
     # start the game
     global_step = 0
@@ -430,8 +468,6 @@ if __name__ == "__main__":
     video_frames, video_episode = [], 0
 
     for iteration in range(1, args.num_iterations + 1):
-        if args.anneal_lr:  # cosine schedule (MVP)
-            optimizer.param_groups[0]["lr"] = args.learning_rate * 0.5 * (1 + np.cos(np.pi * (iteration - 1) / args.num_iterations))
         finished = {"return": [], "length": [], "success": []}
 
         for step in range(0, args.num_steps):
@@ -451,11 +487,12 @@ if __name__ == "__main__":
             obs_np, reward, terminations, truncations, infos = envs.step(action.cpu().numpy())
             done = np.logical_or(terminations, truncations)
             rewards[step] = torch.as_tensor(reward, device=device)
-            if truncations.any():  # time limit: bootstrap from the last observation of the episode
+            final_values[step] = 0.0
+            if truncations.any():  # time limit: GAE bootstraps from the value of the episode's last observation
                 final = to_torch(infos["final_obs"], device)
                 with torch.no_grad():
                     final_value = agent.get_value(agent.features(final), final).flatten()
-                rewards[step] += args.gamma * final_value * torch.as_tensor(truncations, device=device)
+                final_values[step] = final_value * torch.as_tensor(truncations, device=device)
             if args.capture_video:
                 video_frames.append(obs_np["pixels"][0].transpose(1, 2, 0) if args.obs_type == "pixels" else envs.render())
             next_obs, next_done = to_torch(obs_np, device), torch.as_tensor(done, dtype=torch.float32, device=device)
@@ -480,36 +517,23 @@ if __name__ == "__main__":
             writer.add_scalar("charts/episodic_length", np.mean(finished["length"]), global_step)
             writer.add_scalar("charts/success_rate", np.mean(finished["success"]), global_step)
 
-        # BONUS: intrinsic reward of every step = the RND prediction error; RND trains on the same samples
-        b_bonus_feats = feats_buf.reshape(-1, feat_dim)  # BONUS:
-        intrinsic = torch.zeros(args.batch_size, device=device)  # BONUS:
-        perm = torch.randperm(args.batch_size, device=device)  # BONUS:
-        for start in range(0, args.batch_size, args.rnd_batch_size):  # BONUS:
-            mb = perm[start:start + args.rnd_batch_size]  # BONUS:
-            bonus, bonus_loss = rnd(b_bonus_feats[mb])  # BONUS:
-            intrinsic[mb] = bonus  # BONUS:
-            rnd_optimizer.zero_grad()  # BONUS:
-            bonus_loss.backward()  # BONUS:
-            rnd_optimizer.step()  # BONUS:
+        # BONUS: one RND pass over all the rollout's observations: each step's intrinsic reward is the prediction error
+        # BONUS: before this rollout's update; then one optimiser step (the authors' schedule)
+        intrinsic, bonus_loss = rnd(feats_buf.view(-1, feat_dim))  # BONUS:
+        rnd_optimizer.zero_grad()  # BONUS:
+        bonus_loss.backward()  # BONUS:
+        rnd_optimizer.step()  # BONUS:
         raw_intrinsic = intrinsic.view(args.num_steps, args.num_envs)  # BONUS:
         intrinsic = normalizer(raw_intrinsic) if args.normalize_bonus else raw_intrinsic  # BONUS:
         rewards += args.beta * intrinsic  # BONUS:
 
         # bootstrap value if not done
         with torch.no_grad():
-            next_value = agent.get_value(agent.features(next_obs), next_obs).reshape(1, -1)
-            advantages = torch.zeros_like(rewards, device=device)
-            lastgaelam = 0
-            for t in reversed(range(args.num_steps)):
-                if t == args.num_steps - 1:
-                    nextnonterminal = 1.0 - next_done
-                    nextvalues = next_value
-                else:
-                    nextnonterminal = 1.0 - dones[t + 1]
-                    nextvalues = values[t + 1]
-                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
-                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
-            returns = advantages + values
+            next_value = agent.get_value(agent.features(next_obs), next_obs).flatten()
+            advantages, returns = compute_gae(rewards, values, dones, final_values, next_value, next_done,
+                                              args.gamma, args.gae_lambda)
+            if args.norm_adv:  # over the whole rollout, after the returns are taken (MVP)
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
         # flatten the batch
         b_obs = {k: v.reshape((-1,) + v.shape[2:]) for k, v in obs_buf.items()}
@@ -521,10 +545,14 @@ if __name__ == "__main__":
         b_values = values.reshape(-1)
 
         # Optimizing the policy and value network
-        b_inds = np.arange(args.batch_size)
+        b_inds = np.arange(args.batch_size)  # in order: minibatch k = steps k*T/M to (k+1)*T/M of every env (MVP)
         clipfracs = []
         for epoch in range(args.update_epochs):
-            np.random.shuffle(b_inds)
+            if args.anneal_lr:  # cosine schedule to 0 over the run, stepped every epoch (MVP)
+                progress = (iteration - 1 + epoch / args.update_epochs) / args.num_iterations
+                optimizer.param_groups[0]["lr"] = args.learning_rate * 0.5 * (1 + np.cos(np.pi * progress))
+            if args.shuffle_minibatches:
+                np.random.shuffle(b_inds)
             for start in range(0, args.batch_size, args.minibatch_size):
                 mb_inds = b_inds[start:start + args.minibatch_size]
                 mb_obs = {k: v[mb_inds] for k, v in b_obs.items()}
@@ -540,23 +568,21 @@ if __name__ == "__main__":
                     clipfracs += [((ratio - 1.0).abs() > args.clip_coef).float().mean().item()]
 
                 mb_advantages = b_advantages[mb_inds]
-                if args.norm_adv:
-                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
 
                 # Policy loss
                 pg_loss1 = -mb_advantages * ratio
                 pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)
                 pg_loss = torch.max(pg_loss1, pg_loss2).mean()
 
-                # Value loss
+                # Value loss: MVP's plain squared error, without CleanRL's factor 0.5
                 newvalue = newvalue.view(-1)
                 if args.clip_vloss:
                     v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
                     v_clipped = b_values[mb_inds] + torch.clamp(newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef)
                     v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
-                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+                    v_loss = torch.max(v_loss_unclipped, v_loss_clipped).mean()
                 else:
-                    v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
+                    v_loss = ((newvalue - b_returns[mb_inds]) ** 2).mean()
 
                 entropy_loss = entropy.mean()
                 loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef

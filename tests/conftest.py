@@ -82,3 +82,30 @@ def check_regression(values: dict, recorded: pathlib.Path) -> None:
         pytest.skip(f"recorded values written to {recorded}")
     for series, expected in json.loads(recorded.read_text()).items():
         np.testing.assert_allclose(values[series], expected, rtol=0.01, atol=1e-6, err_msg=series)
+
+
+def run_in_process(script: str, args: list, cwd, monkeypatch) -> tuple:
+    """Run a script's __main__ in this process (its runs/ land in `cwd`). Returns its globals after the run and two
+    functions of an optimiser: how many steps it took, and its parameters ({id(param): copy}) just before its last
+    step. Adam.step is wrapped for this; everything else runs as on the command line."""
+    import runpy
+
+    import torch
+
+    steps, before_last = {}, {}
+    adam_step = torch.optim.Adam.step
+
+    def counting_step(self, *a, **kw):
+        steps[id(self)] = steps.get(id(self), 0) + 1
+        before_last[id(self)] = {id(p): p.detach().clone() for group in self.param_groups for p in group["params"]}
+        return adam_step(self, *a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(torch.optim.Adam, "step", counting_step)
+        m.setattr(sys, "argv", [f"{script}.py", *args])
+        m.chdir(cwd)
+        try:
+            module_globals = runpy.run_path(str(ROOT / f"{script}.py"), run_name="__main__")
+        finally:
+            torch.use_deterministic_algorithms(False)  # the script's --torch-deterministic, not other tests'
+    return module_globals, lambda opt: steps.get(id(opt), 0), lambda opt: before_last[id(opt)]

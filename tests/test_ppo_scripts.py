@@ -20,10 +20,6 @@ RECORDED_STEPS = 800  # the STATE runs' first two iterations: what test_short_ru
 PIXELS = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "800", "--capture-video"]
 BONUS = {"ppo_pixmc_mimex": "mimex", "ppo_pixmc_icm": "icm", "ppo_pixmc_rnd": "rnd"}
 SCRIPTS = ["ppo_pixmc", *BONUS]
-
-
-def bonus_flags(script):  # 2 bonus updates per iteration
-    return [f"--{BONUS[script]}-batch-size", "200"] if script in BONUS else []
 PPO_TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/success_rate", "charts/SPS",
             "charts/learning_rate", "losses/value_loss", "losses/policy_loss", "losses/entropy",
             "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"}
@@ -40,9 +36,8 @@ def _run(tmp_path_factory, script, args):
 def runs(tmp_path_factory):
     out = {}
     for script in SCRIPTS:
-        out[(script, "state")] = _run(tmp_path_factory, script, STATE + bonus_flags(script) + ["--save-model",
-                                                                                              "--eval-episodes", "2"])
-        out[(script, "pixels")] = _run(tmp_path_factory, script, PIXELS + bonus_flags(script))
+        out[(script, "state")] = _run(tmp_path_factory, script, STATE + ["--save-model", "--eval-episodes", "2"])
+        out[(script, "pixels")] = _run(tmp_path_factory, script, PIXELS)
     return out
 
 
@@ -54,7 +49,7 @@ def test_smoke_run_logs_every_tag_with_finite_values(runs, script, obs):
     assert expected <= set(scalars), expected - set(scalars)
     for tag in expected:
         assert all(math.isfinite(v) for _, v in scalars[tag]), tag
-    assert len(scalars["losses/value_loss"]) >= 2  # >= 2 PPO updates (and as many rounds of 2 bonus updates)
+    assert len(scalars["losses/value_loss"]) >= 2  # >= 2 PPO updates (and as many bonus updates)
     if script in BONUS:
         assert len(scalars["losses/bonus_loss"]) >= 2 and all(v > 0 for _, v in scalars["charts/intrinsic_reward"])
         scaled = dict(scalars["charts/intrinsic_reward_scaled"])
@@ -118,7 +113,7 @@ def test_diff_shows_only_the_bonus_block_class_and_bonus_lines(script):
     (["--mask-ratio", "0"], "--mask-ratio must be in (0, 1)"),
     (["--seq-len", "0"], "--seq-len must be >= 1"),
     (["--seq-len", "1"], ">= 2 unless --mask-type feature"),
-    (["--n-mask", "0"], "--n-mask and --mimex-batch-size must be >= 1"),
+    (["--n-mask", "0"], "--n-mask must be >= 1"),
     (["--task", "KukaPik"], "invalid choice"),
     (["--encoder", "vit"], "invalid choice"),
     (["--encoder", "mvp", "--image-size", "224"], "--encoder mvp needs --encoder-checkpoint PATH"),
@@ -136,13 +131,21 @@ def test_bad_input_fails_before_training(tmp_path, args, message):
 def test_mvp_encoder_loads_the_released_layout_and_rejects_others(tmp_path):
     ppo = import_script("ppo_pixmc")
     torch.manual_seed(0)
-    state = {k: torch.randn(v.shape) * 0.02 for k, v in ppo.MVPEncoder().state_dict().items() if k not in ("mean", "std")}
+    state = {k.replace("head.", "norm."): torch.randn(v.shape) * 0.02
+             for k, v in ppo.MVPEncoder().state_dict().items() if k not in ("mean", "std")}
+    state["norm.weight"], state["norm.bias"] = torch.ones(384), torch.zeros(384)
     state["decoder_embed.weight"] = torch.zeros(3)  # MAE decoder keys are ignored
     good = tmp_path / "mae_pretrain_hoi_vit_small.pth"
     torch.save({"model": state}, good)
     encoder = ppo.load_mvp_encoder(str(good))
+    assert encoder.blocks[0].heads == 12  # MVP's vit_s16 (timm's ViT-S has 6)
     feats = encoder(torch.randint(0, 255, (2, 3, 224, 224), dtype=torch.uint8))
-    assert feats.shape == (2, 384) and not any(p.requires_grad for p in encoder.parameters())
+    assert feats.shape == (2, 384)
+    trainable = {name for name, p in encoder.named_parameters() if p.requires_grad}
+    assert trainable == {"head.weight", "head.bias"}  # MVP's freeze() leaves the final LayerNorm out
+    # the feature is the CLS token before that LayerNorm (MIMEx's input); the policy applies it: head(feature)
+    assert feats.std(1).max() < 0.5
+    torch.testing.assert_close(encoder.head(feats).std(1, unbiased=False), torch.ones(2), rtol=1e-3, atol=0)
     del state["blocks.11.mlp.fc2.weight"]
     state["pos_embed"] = torch.zeros(1, 50, 384)
     bad = tmp_path / "vit_b.pth"
