@@ -3,7 +3,7 @@
 # sequence of the last T observations ending at each sampled transition (online encoder features, no grad),
 # added to the batch reward (r + beta * r_i) before the critic target, and the MIMEx model trains on that batch.
 # `--beta 0` is plain DrQ-v2 (the paper's "noise" baseline on DMC) and skips MIMEx entirely.
-# Docs: README.md, "DeepMind Control (DrQ-v2)". x-axis everywhere: frames (agent steps x action repeat).
+# Docs: docs/drqv2_dmc_mimex.md; README.md, "DeepMind Control (DrQ-v2)". x-axis everywhere: frames (agent steps x repeat).
 import collections
 import os
 import random
@@ -22,6 +22,7 @@ from torch.utils.tensorboard import SummaryWriter
 import pixmc_sparse  # noqa: F401  (chooses the headless OpenGL backend before dm_control imports mujoco)
 from pixmc_sparse.render import FIX, RenderingUnavailable, check_available
 
+# isort: split
 from dm_control import suite  # noqa: E402  (after pixmc_sparse, see above)
 
 
@@ -78,7 +79,7 @@ class Args:
     hidden_dim: int = 1024
     """hidden width of the actor and critic MLPs"""
     bf16: bool = False
-    """if toggled, run the conv encoder in bfloat16 autocast, channels-last (4-5x faster on CPUs with AMX or AVX-512 BF16; not the paper's precision)"""
+    """if toggled, run the conv encoder in bf16 autocast, channels-last (4-5x faster with AMX/AVX-512 BF16; not the paper's)"""
     update_every: int = 2
     """agent steps between updates"""
     num_seed_frames: int = 4000

@@ -4,7 +4,7 @@
 # BONUS: intrinsic reward and PPO maximises r_e + beta * r_i (one value head, no observation normalisation).
 # PPO: Gaussian policy with a state-independent log-std, SELU MLPs 256-128-64 for actor and critic, GAE with
 # whole-rollout advantage normalisation, clipped objective, unclipped value loss, cosine learning-rate schedule.
-# Docs: README.md; the paper-scale command lines: README.md, "Reproducing the paper".
+# Docs: docs/{script name}.md, one page per script; paper-scale command lines: README.md, "Reproducing the paper".
 import os
 import random
 import time
@@ -44,7 +44,7 @@ class Args:
     save_model: bool = False
     """if toggled, save the model to `runs/{run_name}/{exp_name}.cleanrl_model` and evaluate it"""
     eval_checkpoint: Optional[str] = None
-    """path of a saved `.cleanrl_model`: evaluate it for `eval_episodes` episodes and exit (no training)"""
+    """path of a saved `.cleanrl_model`: evaluate it for `eval_episodes` episodes, print, exit (nothing is written)"""
     eval_episodes: int = 10
     """episodes of a deterministic (mean-action) evaluation"""
 
@@ -152,29 +152,6 @@ def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
     torch.nn.init.orthogonal_(layer.weight, std)
     torch.nn.init.constant_(layer.bias, bias_const)
     return layer
-
-
-class Block(nn.Module):
-    """Pre-norm Transformer block in timm's layout (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2)."""
-
-    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
-        super().__init__()
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = nn.Module()
-        self.attn.qkv = nn.Linear(dim, 3 * dim)
-        self.attn.proj = nn.Linear(dim, dim)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = nn.Module()
-        self.mlp.fc1 = nn.Linear(dim, int(dim * mlp_ratio))
-        self.mlp.fc2 = nn.Linear(int(dim * mlp_ratio), dim)
-
-    def forward(self, x):
-        b, n, d = x.shape
-        qkv = self.attn.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(b, n, d)
-        x = x + self.attn.proj(y)
-        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
 
 
 class CNNEncoder(nn.Module):
@@ -296,6 +273,29 @@ class Agent(nn.Module):
         return action, probs.log_prob(action).sum(1), probs.entropy().sum(1), self.critic(x)
 
 
+class Block(nn.Module):
+    """Pre-norm Transformer block in timm's layout (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(dim, 3 * dim)
+        self.attn.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(dim, int(dim * mlp_ratio))
+        self.mlp.fc2 = nn.Linear(int(dim * mlp_ratio), dim)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        qkv = self.attn.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(b, n, d)
+        x = x + self.attn.proj(y)
+        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
+
+
 class RND(nn.Module):
     """Random Network Distillation (Burda et al. 2018) on the per-step features, as the authors' rnd.py builds it:
     target and predictor both Linear-ReLU-Linear-ReLU-Linear, orthogonal weights with gain sqrt(2), zero biases; the
@@ -373,6 +373,31 @@ def evaluate(agent: Agent, args: Args, device, episodes: int, seed: int):
     return returns[:episodes], successes[:episodes]
 
 
+def make_encoder(args: Args) -> Optional[nn.Module]:
+    """The image encoder of --obs-type pixels; None with the oracle state."""
+    if args.obs_type != "pixels":
+        return None
+    return load_mvp_encoder(args.encoder_checkpoint) if args.encoder == "mvp" else CNNEncoder(args.image_size)
+
+
+def evaluate_checkpoint(args: Args) -> None:
+    """--eval-checkpoint: rebuild the saved run's envs and policy, run `eval_episodes` deterministic episodes and
+    print their mean return and success rate."""
+    ckpt = load_checkpoint(args.eval_checkpoint)
+    for key in ("task", "obs_type", "image_size", "reward_level", "encoder", "encoder_checkpoint"):
+        setattr(args, key, ckpt["args"][key])
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    envs = make_envs(args, 1, args.seed)
+    agent = Agent(envs, args, make_encoder(args)).to(device)
+    envs.close()
+    try:
+        agent.load_state_dict(ckpt["agent"])
+    except RuntimeError as err:
+        raise ValueError(f"--eval-checkpoint {args.eval_checkpoint!r} does not fit this script's model: {err}") from None
+    returns, successes = evaluate(agent, args, device, args.eval_episodes, args.seed)
+    print(f"eval: return {np.mean(returns):.2f} +- {np.std(returns):.2f}, success rate {np.mean(successes):.2f}")
+
+
 def compute_gae(rewards, values, dones, final_values, next_value, next_done, gamma: float, gae_lambda: float):
     """Advantages and returns of a rollout (num_steps, num_envs). dones[t] = 1 where the observation of step t starts
     an episode; final_values[t] = V(the episode's last observation) where step t ended it at the time limit, else 0:
@@ -399,10 +424,10 @@ if __name__ == "__main__":
     if args.learning_rate is None:
         args.learning_rate = LEARNING_RATES[args.task]
     check_args(args)
-    ckpt = load_checkpoint(args.eval_checkpoint) if args.eval_checkpoint else None
-    if ckpt is not None:  # evaluate with the envs and model of the checkpoint's run
-        for key in ("task", "obs_type", "image_size", "reward_level", "encoder", "encoder_checkpoint"):
-            setattr(args, key, ckpt["args"][key])
+    if args.eval_checkpoint:  # evaluate a saved model and stop
+        evaluate_checkpoint(args)
+        raise SystemExit(0)
+    run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
 
     # seeding
     random.seed(args.seed)
@@ -412,19 +437,13 @@ if __name__ == "__main__":
     torch.use_deterministic_algorithms(args.torch_deterministic, warn_only=True)
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
-    # env setup and model (a missing OpenGL or a checkpoint that does not fit fails here, before anything is written)
-    encoder = None
-    if args.obs_type == "pixels":
-        encoder = load_mvp_encoder(args.encoder_checkpoint) if args.encoder == "mvp" else CNNEncoder(args.image_size)
+    # env setup and models (a missing OpenGL or a bad MVP checkpoint fails here, before anything is written)
     envs = make_envs(args, args.num_envs, args.seed)
+    encoder = make_encoder(args)
     agent = Agent(envs, args, encoder).to(device)
-    if ckpt is not None:
-        try:
-            agent.load_state_dict(ckpt["agent"])
-        except RuntimeError as err:
-            raise ValueError(f"--eval-checkpoint {args.eval_checkpoint!r} does not fit this script's model: {err}")
+    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)  # MVP: eps 1e-8
 
-    run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    # logging: the run folder is the first thing written
     if args.track:
         import wandb
 
@@ -432,15 +451,6 @@ if __name__ == "__main__":
                    config=vars(args), name=run_name, monitor_gym=False, save_code=True)
     writer = SummaryWriter(f"runs/{run_name}")
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
-    if ckpt is not None:  # evaluate the saved model and stop
-        envs.close()
-        returns, successes = evaluate(agent, args, device, args.eval_episodes, args.seed)
-        for k, r in enumerate(returns):
-            writer.add_scalar("eval/episodic_return", r, k)
-        print(f"eval: return {np.mean(returns):.2f} +- {np.std(returns):.2f}, success rate {np.mean(successes):.2f}")
-        writer.close()
-        raise SystemExit(0)
-    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)  # MVP: eps 1e-8
 
     # storage (the images stay uint8; frozen-encoder features are cached, as MVP did)
     obs_space = envs.single_observation_space

@@ -32,7 +32,8 @@ def last(run_root: pathlib.Path, tag: str) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="cartpole_swingup", help="dm_control task")
-    p.add_argument("--total-frames", type=int, default=2000, help="frames per run (figures are logged at episode ends: every 1,000 frames)")
+    p.add_argument("--total-frames", type=int, default=2000,
+                   help="frames per run (figures are logged at episode ends: every 1,000 frames)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="further flags for both runs")
     args = p.parse_args()
     common = ["--task", args.task, "--total-frames", str(args.total_frames), "--num-seed-frames", "1000",

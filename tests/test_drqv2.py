@@ -9,6 +9,7 @@ import dataclasses
 import math
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -112,9 +113,9 @@ def test_std_schedule_end_points():
     assert drq.linear_schedule(1.0, 0.1, 100_000, 10**7) == pytest.approx(0.1)
 
 
-SMOKE = ["--task", "cartpole_swingup_sparse", "--total-frames", "1200", "--num-seed-frames", "200",
-         "--num-expl-steps", "100", "--batch-size", "16", "--buffer-size", "1000", "--eval-episodes", "1",
-         "--eval-every-frames", "100000", "--fast-render", "--seed", "1", "--save-model"]
+SMOKE = ["--task", "cartpole_swingup_sparse", "--total-frames", "1000", "--action-repeat", "4",  # one episode
+         "--num-seed-frames", "100", "--num-expl-steps", "50", "--batch-size", "8", "--buffer-size", "1000",
+         "--eval-episodes", "1", "--eval-every-frames", "100000", "--fast-render", "--seed", "1", "--save-model"]
 TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/SPS", "charts/updates_per_second",
         "charts/stddev", "eval/episodic_return", "losses/critic_loss", "losses/actor_loss", "losses/q_values"}
 BONUS_TAGS = {"charts/intrinsic_reward", "charts/intrinsic_reward_scaled", "losses/bonus_loss"}
@@ -134,8 +135,8 @@ def test_smoke_run_updates_and_logs(smoke):
     for tag in TAGS | BONUS_TAGS:
         assert all(math.isfinite(v) for _, v in scalars[tag]), tag
     assert len(scalars["losses/critic_loss"]) >= 2 and len(scalars["losses/bonus_loss"]) >= 2  # every 100 updates
-    assert all(step % 2 == 0 and step <= 1200 for step, _ in scalars["losses/critic_loss"])  # x-axis: frames
-    assert [step for step, _ in scalars["eval/episodic_return"]] == [0, 1200]  # at the start and at the end
+    assert all(step % 4 == 0 and step <= 1000 for step, _ in scalars["losses/critic_loss"])  # x-axis: frames
+    assert [step for step, _ in scalars["eval/episodic_return"]] == [0, 1000]  # at the start and at the end
     assert set(torch.load(run_dir / "drqv2_dmc_mimex.cleanrl_model", weights_only=True)) == {
         "args", "encoder", "actor", "critic", "mimex"}
 
@@ -155,15 +156,21 @@ def test_short_run_regression(smoke):
     check_regression(values, RECORDED)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--task", "cartpole_swingup_sprase"], "unknown --task 'cartpole_swingup_sprase'; dm_control suite tasks:"),
-    (["--mask-ratio", "1.5"], "--mask-ratio must be in (0, 1)"),
-    (["--seq-len", "0"], "--seq-len must be >= 1"),
-    (["--n-mask", "0"], "--n-mask must be >= 1"),
+@pytest.mark.parametrize("overrides, message", [
+    ({"task": "cartpole_swingup_sprase"}, "unknown --task 'cartpole_swingup_sprase'; dm_control suite tasks:"),
+    ({"mask_ratio": 1.5}, "--mask-ratio must be in (0, 1)"),
+    ({"seq_len": 0}, "--seq-len must be >= 1"),
+    ({"n_mask": 0}, "--n-mask must be >= 1"),
 ])
-def test_bad_input_fails_before_training(tmp_path, args, message):
-    res = run_script("drqv2_dmc_mimex", args, tmp_path)
-    assert res.returncode != 0 and message in res.stderr, res.stderr[-2000:]
+def test_check_args_names_each_mistake(overrides, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        drq.check_args(dataclasses.replace(drq.Args(), **overrides))
+    drq.check_args(drq.Args())  # the defaults pass
+
+
+def test_bad_input_fails_before_anything_is_written(tmp_path):
+    res = run_script("drqv2_dmc_mimex", ["--task", "cartpole_swingup_sprase"], tmp_path)
+    assert res.returncode != 0 and "unknown --task" in res.stderr, res.stderr[-2000:]
     assert not (tmp_path / "runs").exists()
 
 

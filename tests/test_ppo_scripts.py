@@ -5,12 +5,15 @@ Regenerate the recorded regression values (after an intended change) with
     PIXMC_REGENERATE=1 python -m pytest tests/test_ppo_scripts.py -k regression
 """
 
+import dataclasses
 import difflib
 import math
 import pathlib
+import re
 
 import pytest
 import torch
+import tyro
 
 from conftest import ROOT, check_regression, import_script, run_and_read, run_script
 
@@ -108,23 +111,37 @@ def test_diff_shows_only_the_bonus_block_class_and_bonus_lines(script):
             assert j in allowed or "# BONUS:" in line or not line.strip(), f"unmarked {script} line {j + 1}: {line}"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--mask-ratio", "1.0"], "--mask-ratio must be in (0, 1)"),
-    (["--mask-ratio", "0"], "--mask-ratio must be in (0, 1)"),
-    (["--seq-len", "0"], "--seq-len must be >= 1"),
-    (["--seq-len", "1"], ">= 2 unless --mask-type feature"),
-    (["--n-mask", "0"], "--n-mask must be >= 1"),
-    (["--task", "KukaPik"], "invalid choice"),
-    (["--encoder", "vit"], "invalid choice"),
-    (["--encoder", "mvp", "--image-size", "224"], "--encoder mvp needs --encoder-checkpoint PATH"),
-    (["--encoder", "mvp", "--encoder-checkpoint", "x.pth"], "--encoder mvp needs --image-size 224"),
-    (["--encoder", "mvp", "--image-size", "224", "--encoder-checkpoint", "missing.pth"], "not a readable torch checkpoint"),
-    (["--image-size", "32"], "--image-size must be >= 36 for the CNN encoder"),
+@pytest.mark.parametrize("overrides, message", [
+    ({"mask_ratio": 1.0}, "--mask-ratio must be in (0, 1)"),
+    ({"mask_ratio": 0.0}, "--mask-ratio must be in (0, 1)"),
+    ({"seq_len": 0}, "--seq-len must be >= 1"),
+    ({"seq_len": 1}, ">= 2 unless --mask-type feature"),
+    ({"n_mask": 0}, "--n-mask must be >= 1"),
+    ({"num_envs": 0}, "--num-envs must be >= 1"),
+    ({"encoder": "mvp", "image_size": 224}, "--encoder mvp needs --encoder-checkpoint PATH"),
+    ({"encoder": "mvp", "encoder_checkpoint": "x.pth"}, "--encoder mvp needs --image-size 224"),
+    ({"image_size": 32}, "--image-size must be >= 36 for the CNN encoder"),
 ])
-def test_bad_input_fails_before_training(tmp_path, args, message):
-    res = run_script("ppo_pixmc_mimex", args, tmp_path)
-    assert res.returncode != 0
-    assert message in res.stderr + res.stdout, res.stderr[-2000:]
+def test_check_args_names_each_mistake(overrides, message):
+    mimex = import_script("ppo_pixmc_mimex")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mimex.check_args(dataclasses.replace(mimex.Args(), **overrides))
+    mimex.check_args(mimex.Args())  # the defaults pass
+
+
+@pytest.mark.parametrize("argv", [["--task", "KukaPik"], ["--encoder", "vit"]])
+def test_the_parser_refuses_unknown_choices(argv, capsys):
+    mimex = import_script("ppo_pixmc_mimex")
+    with pytest.raises(SystemExit):
+        tyro.cli(mimex.Args, args=argv)
+    assert "invalid choice" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_bad_input_fails_before_anything_is_written(tmp_path):
+    """End to end, once: a missing MVP checkpoint stops the script with its message and no run folder."""
+    res = run_script("ppo_pixmc_mimex", ["--encoder", "mvp", "--image-size", "224", "--encoder-checkpoint", "missing.pth"],
+                     tmp_path)
+    assert res.returncode != 0 and "not a readable torch checkpoint" in res.stderr, res.stderr[-2000:]
     assert not (tmp_path / "runs").exists()  # nothing half-written
 
 

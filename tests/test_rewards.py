@@ -41,14 +41,18 @@ def test_levels_drop_exactly_the_papers_terms(task):
 
 
 def test_reward_is_the_scaled_sum_at_every_level(make_envs):
-    rewards = {}
+    """info["reward_terms"] holds the level's scale x each raw term of the state the step ended in; the reward is
+    their sum."""
+    rewards, actions = {}, np.full((1, 9), 0.5)
     for level in pixmc_sparse.REWARD_LEVELS:
         envs, sim = _env(make_envs, "FrankaPick", level)
-        cube = sim.grasp[0].mean(axis=0)  # the cube between the fingers, lifted: every term is non-zero
-        sim.place(0, cube_pos=cube)
-        raw = _terms(sim, np.full((1, 9), 0.5))
-        _, r, _, _, info = envs.step(np.full((1, 9), 0.5))
+        sim.place(0, cube_pos=sim.grasp[0].mean(axis=0))  # the cube between the fingers, lifted
+        _, r, _, _, info = envs.step(actions)
+        raw, scales = _terms(sim, actions), T.make_task("FrankaPick").scales[level]
         assert set(info["reward_terms"]) == set(raw)
+        for k, v in info["reward_terms"].items():
+            assert v[0] == pytest.approx(scales[k] * raw[k], rel=1e-6, abs=1e-6), (level, k)
+        assert r[0] == pytest.approx(sum(v[0] for v in info["reward_terms"].values()), rel=1e-6)
         rewards[level] = r[0]
     assert rewards["dense"] != rewards["sparse"] != rewards["sparser"]
 
