@@ -103,7 +103,7 @@ class Args:
 
     # Bonus arguments
     beta: Optional[float] = None
-    """coefficient of r_i: PPO maximises r_e + beta * r_i; default: the authors' 0.05 on Reach, 0.5 on Cabinet/Pick/Move"""
+    """coefficient of r_i (PPO maximises r_e + beta*r_i); default 0.05 on Reach, else 0.5 (the authors' README commands)"""
     beta_anneal: bool = False
     """if toggled, beta decays linearly to 0 over the run"""
     seq_len: int = 5
