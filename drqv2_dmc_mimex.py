@@ -453,14 +453,15 @@ class MIMEx(nn.Module):
 
     def mask_steps(self, rows: int, t: int, generator=None, device=None):
         """Time masking: ids_shuffle (rows, t) lists the kept steps first (random order; "fixed" keeps the first steps
-        and masks the last ones: future prediction); mask (rows, t) is 1 where a step is masked."""
+        and masks the last ones: future prediction), ids_restore undoes that order; mask (rows, t) is 1 where masked."""
         if self.mask_type == "fixed":
             ids_shuffle = torch.arange(t, device=device).expand(rows, t)
         else:
             ids_shuffle = torch.rand(rows, t, generator=generator, device=device).argsort(1)
+        ids_restore = ids_shuffle.argsort(1)
         mask = torch.ones(rows, t, device=device)
         mask[:, :self.num_keep(t)] = 0.0
-        return torch.gather(mask, 1, ids_shuffle.argsort(1)), ids_shuffle
+        return torch.gather(mask, 1, ids_restore), ids_shuffle, ids_restore
 
     def mask_features(self, rows: int, t: int, dim: int, generator=None, device=None):
         """Feature masking: mask (rows, t, dim) is 1 on all but num_keep(t * dim) random entries of each sequence."""
@@ -476,8 +477,8 @@ class MIMEx(nn.Module):
             mask = self.mask_features(rows, t, dim, generator, x.device)
             h = torch.cat([cls, self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]], dim=1)
         else:  # the encoder sees the kept steps only; the decoder gets mask tokens where the others were
-            mask, ids_shuffle = self.mask_steps(rows, t, generator, x.device)
-            ids_keep, ids_restore = ids_shuffle[:, :self.num_keep(t)], ids_shuffle.argsort(1)
+            mask, ids_shuffle, ids_restore = self.mask_steps(rows, t, generator, x.device)
+            ids_keep = ids_shuffle[:, :self.num_keep(t)]
             kept = torch.gather(x, 1, ids_keep[:, :, None].expand(-1, -1, dim))
             h = torch.cat([cls, self.embed(kept) + self.pos_embed[0, 1:][ids_keep]], dim=1)
             for block in self.blocks:

@@ -247,13 +247,13 @@ def load_mvp_encoder(path: str) -> MVPEncoder:
 def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
     """SELU MLP 256-128-64 as MVP builds it: orthogonal weights (gain sqrt(2), out_std on the last layer), PyTorch's
     default biases."""
-    sizes = [in_dim, 256, 128, 64, out_dim]
-    layers = []
-    for k in range(4):
-        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
-        nn.init.orthogonal_(layers[-1].weight, np.sqrt(2) if k < 3 else out_std)
-        layers.append(nn.SELU())
-    return nn.Sequential(*layers[:-1])
+    def linear(n_in, n_out, gain):
+        layer = nn.Linear(n_in, n_out)
+        nn.init.orthogonal_(layer.weight, gain)
+        return layer
+
+    return nn.Sequential(linear(in_dim, 256, np.sqrt(2)), nn.SELU(), linear(256, 128, np.sqrt(2)), nn.SELU(),
+                         linear(128, 64, np.sqrt(2)), nn.SELU(), linear(64, out_dim, out_std))
 
 
 class Agent(nn.Module):
@@ -374,14 +374,15 @@ class MIMEx(nn.Module):
 
     def mask_steps(self, rows: int, t: int, generator=None, device=None):
         """Time masking: ids_shuffle (rows, t) lists the kept steps first (random order; "fixed" keeps the first steps
-        and masks the last ones: future prediction); mask (rows, t) is 1 where a step is masked."""
+        and masks the last ones: future prediction), ids_restore undoes that order; mask (rows, t) is 1 where masked."""
         if self.mask_type == "fixed":
             ids_shuffle = torch.arange(t, device=device).expand(rows, t)
         else:
             ids_shuffle = torch.rand(rows, t, generator=generator, device=device).argsort(1)
+        ids_restore = ids_shuffle.argsort(1)
         mask = torch.ones(rows, t, device=device)
         mask[:, :self.num_keep(t)] = 0.0
-        return torch.gather(mask, 1, ids_shuffle.argsort(1)), ids_shuffle
+        return torch.gather(mask, 1, ids_restore), ids_shuffle, ids_restore
 
     def mask_features(self, rows: int, t: int, dim: int, generator=None, device=None):
         """Feature masking: mask (rows, t, dim) is 1 on all but num_keep(t * dim) random entries of each sequence."""
@@ -397,8 +398,8 @@ class MIMEx(nn.Module):
             mask = self.mask_features(rows, t, dim, generator, x.device)
             h = torch.cat([cls, self.embed(x * (1.0 - mask)) + self.pos_embed[:, 1:]], dim=1)
         else:  # the encoder sees the kept steps only; the decoder gets mask tokens where the others were
-            mask, ids_shuffle = self.mask_steps(rows, t, generator, x.device)
-            ids_keep, ids_restore = ids_shuffle[:, :self.num_keep(t)], ids_shuffle.argsort(1)
+            mask, ids_shuffle, ids_restore = self.mask_steps(rows, t, generator, x.device)
+            ids_keep = ids_shuffle[:, :self.num_keep(t)]
             kept = torch.gather(x, 1, ids_keep[:, :, None].expand(-1, -1, dim))
             h = torch.cat([cls, self.embed(kept) + self.pos_embed[0, 1:][ids_keep]], dim=1)
             for block in self.blocks:

@@ -225,13 +225,13 @@ def load_mvp_encoder(path: str) -> MVPEncoder:
 def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
     """SELU MLP 256-128-64 as MVP builds it: orthogonal weights (gain sqrt(2), out_std on the last layer), PyTorch's
     default biases."""
-    sizes = [in_dim, 256, 128, 64, out_dim]
-    layers = []
-    for k in range(4):
-        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
-        nn.init.orthogonal_(layers[-1].weight, np.sqrt(2) if k < 3 else out_std)
-        layers.append(nn.SELU())
-    return nn.Sequential(*layers[:-1])
+    def linear(n_in, n_out, gain):
+        layer = nn.Linear(n_in, n_out)
+        nn.init.orthogonal_(layer.weight, gain)
+        return layer
+
+    return nn.Sequential(linear(in_dim, 256, np.sqrt(2)), nn.SELU(), linear(256, 128, np.sqrt(2)), nn.SELU(),
+                         linear(128, 64, np.sqrt(2)), nn.SELU(), linear(64, out_dim, out_std))
 
 
 class Agent(nn.Module):

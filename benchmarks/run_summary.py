@@ -1,10 +1,12 @@
 """Summarise finished runs from their TensorBoard logs: the env step of the first success, the mean success rate
 over the last `--window` env steps, and the mean intrinsic reward over the first and the last 10 % of the run.
+`--tags T ... --between A B` adds the mean of other logged tags over env steps (A, B].
 
     python benchmarks/run_summary.py runs/FrankaReach__ppo_pixmc__1__* runs/FrankaReach__ppo_pixmc_mimex__1__*
+    python benchmarks/run_summary.py runs/* --tags charts/episodic_length --between 400000 500000
 
-Success rates are per-iteration means over the episodes that ended in it, averaged over the iterations in the window
-(weighted by nothing else); "never" means no logged success in the whole run.
+Success rates are per-iteration means over the episodes that ended in it, averaged over the iterations in the window;
+"never" means no logged success in the whole run.
 """
 
 import argparse
@@ -13,22 +15,24 @@ import pathlib
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
-def summarise(run_dir: pathlib.Path, window: int) -> dict:
+def mean_between(acc, tag: str, low: float, high: float) -> float:
+    values = [e.value for e in acc.Scalars(tag) if low < e.step <= high]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def summarise(run_dir: pathlib.Path, window: int, tags: list, between: tuple) -> dict:
     acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     acc.Reload()
-    tags = acc.Tags()["scalars"]
-    success = [(e.step, e.value) for e in acc.Scalars("charts/success_rate")]
     last_step = max(e.step for e in acc.Scalars("charts/SPS"))
-    first = next((step for step, value in success if value > 0), None)
-    recent = [value for step, value in success if step > last_step - window]
+    first = next((e.step for e in acc.Scalars("charts/success_rate") if e.value > 0), None)
     out = {"run": run_dir.name, "steps": last_step, "first_success": first,
-           "success_last_window": sum(recent) / len(recent) if recent else float("nan"),
+           "success_last_window": mean_between(acc, "charts/success_rate", last_step - window, last_step),
            "SPS": acc.Scalars("charts/SPS")[-1].value}
-    if "charts/intrinsic_reward" in tags:
-        r_i = [(e.step, e.value) for e in acc.Scalars("charts/intrinsic_reward")]
-        head = [v for s, v in r_i if s <= 0.1 * last_step]
-        tail = [v for s, v in r_i if s > 0.9 * last_step]
-        out["r_i_first_10pct"], out["r_i_last_10pct"] = sum(head) / len(head), sum(tail) / len(tail)
+    if "charts/intrinsic_reward" in acc.Tags()["scalars"]:
+        out["r_i_first_10pct"] = mean_between(acc, "charts/intrinsic_reward", -1, 0.1 * last_step)
+        out["r_i_last_10pct"] = mean_between(acc, "charts/intrinsic_reward", 0.9 * last_step, last_step)
+    for tag in tags:
+        out[tag] = mean_between(acc, tag, *between)
     return out
 
 
@@ -36,13 +40,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=pathlib.Path, help="run folders (runs/{run_name})")
     parser.add_argument("--window", type=int, default=100_000, help="env steps at the end of the run for the success rate")
+    parser.add_argument("--tags", nargs="*", default=[], help="further tags to average over --between")
+    parser.add_argument("--between", nargs=2, type=float, default=(0, float("inf")), help="env steps (A, B] for --tags")
     cli = parser.parse_args()
-    print("| run | env steps | first success at | success, last {:,} steps | r_i, first 10 % | r_i, last 10 % | SPS |"
-          .format(cli.window))
-    print("|---|---|---|---|---|---|---|")
+    extra = "".join(f" {tag} |" for tag in cli.tags)
+    print(f"| run | env steps | first success at | success, last {cli.window:,} steps | r_i, first 10 % | r_i, last 10 % "
+          f"| SPS |{extra}")
+    print("|---" * (7 + len(cli.tags)) + "|")
     for run in cli.runs:
-        s = summarise(run, cli.window)
+        s = summarise(run, cli.window, cli.tags, cli.between)
         first = "never" if s["first_success"] is None else f"{s['first_success']:,}"
         r_i = [f"{s[k]:.4f}" if k in s else "—" for k in ("r_i_first_10pct", "r_i_last_10pct")]
         print(f"| {s['run']} | {s['steps']:,} | {first} | {s['success_last_window']:.3f} | {r_i[0]} | {r_i[1]} | "
-              f"{s['SPS']:,.0f} |")
+              f"{s['SPS']:,.0f} |" + "".join(f" {s[tag]:.2f} |" for tag in cli.tags))

@@ -23,12 +23,13 @@ def make(input_dim=6, **overrides):
 @pytest.mark.parametrize("ratio", [0.2, 0.5, 0.7, 0.9])
 def test_time_mask_keeps_int_t_times_one_minus_ratio(t, ratio):
     model = make(seq_len=t, mask_ratio=ratio)
-    mask, ids_shuffle = model.mask_steps(64, t, torch.Generator().manual_seed(1))
+    mask, ids_shuffle, ids_restore = model.mask_steps(64, t, torch.Generator().manual_seed(1))
     keep = max(1, int(t * (1 - Fraction(str(ratio)))))  # exact arithmetic
     assert mask.shape == (64, t)
     assert torch.all(mask.sum(1) == t - keep)  # every sequence: exactly t - keep masked steps
     assert len({tuple(row.tolist()) for row in mask}) > 1 or t - keep == 0  # positions differ between sequences
     assert torch.equal(torch.gather(mask, 1, ids_shuffle[:, :keep]), torch.zeros(64, keep))  # kept = first in shuffle
+    assert torch.equal(torch.gather(ids_shuffle, 1, ids_restore), torch.arange(t).expand(64, t))  # restore inverts it
 
 
 def test_paper_default_keeps_one_of_five():
@@ -38,7 +39,7 @@ def test_paper_default_keeps_one_of_five():
 
 def test_fixed_mask_hides_the_last_steps():
     model = make(seq_len=5, mask_ratio=0.5, mask_type="fixed")
-    mask, _ = model.mask_steps(3, 5)
+    mask, _, _ = model.mask_steps(3, 5)
     assert mask.tolist() == [[0, 0, 1, 1, 1]] * 3  # keep int(5 * 0.5) = 2, predict the future 3
 
 
