@@ -2,9 +2,11 @@
 # Off-policy DDPG with random-shift augmentation; the MIMEx bonus is computed at sample time on the replayed
 # sequence of the last T observations ending at each sampled transition (online encoder features, no grad),
 # added to the batch reward (r + beta * r_i) before the critic target, and the MIMEx model trains on that batch.
-# `--beta 0` is plain DrQ-v2 (the paper's "noise" baseline on DMC) and skips MIMEx entirely.
+# Defaults are the authors' MIMEx DMC runs (batch 1024, 1-step returns, the task's DrQ-v2 preset), so `--beta 0`
+# is the paper's "noise" baseline on DMC and skips MIMEx entirely; `--preset drqv2` gives published DrQ-v2.
 # Docs: docs/drqv2_dmc_mimex.md; README.md, "DeepMind Control (DrQ-v2)". x-axis everywhere: frames (agent steps x repeat).
 import collections
+import dataclasses
 import os
 import random
 import time
@@ -59,23 +61,26 @@ class Args:
     fast_render: bool = False
     """if toggled, render without shadows, reflections and skybox (~6x faster on a CPU; not the published look)"""
 
-    # Algorithm specific arguments
-    total_frames: int = 1_100_000
-    """total frames of the experiment (DrQ-v2's easy preset; medium: 3.1M, hard: 30.1M)"""
+    # Algorithm specific arguments (None: the task's preset, filled in by `resolve_args`)
+    preset: Literal["mimex", "drqv2"] = "mimex"
+    """defaults of --batch-size and --nstep: mimex = the authors' MIMEx DMC runs, every arm (batch 1024, 1-step returns);
+    drqv2 = published DrQ-v2 (batch 256, 3-step returns; walker: 512, 1-step)"""
+    total_frames: Optional[int] = None
+    """total frames of the experiment (None: the task's DrQ-v2 preset: easy 1.1M, medium 3.1M, hard 30.1M)"""
     buffer_size: int = 100_000
-    """replay capacity in agent steps; each 84x84 frame is stored once as uint8 (~21 KB): 100,000 ~ 2.1 GB"""
-    batch_size: int = 256
-    """transitions per update (the authors' MIMEx runs: 1024)"""
-    nstep: int = 3
-    """n of the n-step return (the authors' MIMEx runs: 1)"""
+    """replay capacity in agent steps; each 84x84 frame is stored once as uint8 (~21 KB): 100,000 ~ 2.1 GB (DrQ-v2: 1M)"""
+    batch_size: Optional[int] = None
+    """transitions per update (None: 1024 with --preset mimex; 256 with --preset drqv2, walker 512)"""
+    nstep: Optional[int] = None
+    """n of the n-step return (None: 1 with --preset mimex; 3 with --preset drqv2, walker 1)"""
     gamma: float = 0.99
     """the discount factor gamma"""
     tau: float = 0.01
     """Polyak coefficient of the target critic"""
-    learning_rate: float = 1e-4
-    """learning rate of the encoder, actor and critic (Adam)"""
-    feature_dim: int = 50
-    """output of the actor and critic trunks (Linear -> LayerNorm -> Tanh)"""
+    learning_rate: Optional[float] = None
+    """learning rate of the encoder, actor and critic (Adam) (None: 1e-4; humanoid 8e-5, as DrQ-v2's humanoid configs)"""
+    feature_dim: Optional[int] = None
+    """output of the actor and critic trunks (Linear -> LayerNorm -> Tanh) (None: 50; humanoid 100, as DrQ-v2's)"""
     hidden_dim: int = 1024
     """hidden width of the actor and critic MLPs"""
     bf16: bool = False
@@ -90,8 +95,8 @@ class Args:
     """exploration std at agent step 0"""
     std_end: float = 0.1
     """exploration std after `std_schedule_steps`"""
-    std_schedule_steps: int = 100_000
-    """agent steps of the linear std schedule (easy: 100k, medium: 500k, hard: 2M)"""
+    std_schedule_steps: Optional[int] = None
+    """agent steps of the linear std schedule (None: the task's DrQ-v2 preset: easy 100k, medium 500k, hard 2M)"""
     std_clip: float = 0.3
     """clip of the target policy's noise"""
     eval_every_frames: int = 10_000
@@ -105,7 +110,7 @@ class Args:
     beta_anneal: bool = False
     """if toggled, beta decays linearly to 0 over the run"""
     seq_len: int = 5
-    """T: agent steps per MIMEx sequence (the last T steps up to the sampled one, zeros before the episode start)"""
+    """T: agent steps per MIMEx sequence (the last T steps up to the sampled one; all-zero pixels before the episode start)"""
     mask_ratio: float = 0.7
     """fraction of the sequence that is masked (time steps; feature entries with --mask-type feature)"""
     mask_type: Literal["time", "feature", "fixed"] = "time"
@@ -128,10 +133,55 @@ class Args:
     """Adam learning rate of the MIMEx model (it trains on every sampled batch)"""
 
 
+def split_task(task: str):
+    """`domain_task` -> (domain, task); `cup` means `ball_in_cup`; domains may contain `_` (point_mass, ball_in_cup)."""
+    full = task.replace("cup_", "ball_in_cup_", 1) if task.startswith("cup_") else task
+    for domain, name in suite.ALL_TASKS:
+        if full == f"{domain}_{name}":
+            return domain, name
+    tasks = ", ".join(sorted(f"{d}_{t}" for d, t in suite.ALL_TASKS))
+    raise ValueError(f"unknown --task {task!r}; dm_control suite tasks: {tasks}")
+
+
+# DrQ-v2's task presets (facebookresearch/drqv2 cfgs/task/{easy,medium,hard}.yaml): frames of training and agent
+# steps of the linear exploration-std schedule. Each task's yaml inherits one of them; the MIMEx authors' task yamls
+# (mimex-dmc/cfgs/task/) inherit medium, as DrQ-v2's do for the same tasks. Tasks DrQ-v2 has no yaml for: medium.
+LEVELS = {"easy": (1_100_000, 100_000), "medium": (3_100_000, 500_000), "hard": (30_100_000, 2_000_000)}
+EASY_TASKS = {"ball_in_cup_catch", "cartpole_balance", "cartpole_balance_sparse", "cartpole_swingup", "finger_spin",
+              "hopper_stand", "pendulum_swingup", "walker_stand", "walker_walk"}
+HARD_TASKS = {"humanoid_run", "humanoid_stand", "humanoid_walk"}
+
+
+def task_level(task: str) -> str:
+    """easy, medium or hard: the DrQ-v2 preset of a task."""
+    full = "_".join(split_task(task))
+    return "easy" if full in EASY_TASKS else "hard" if full in HARD_TASKS else "medium"
+
+
+def resolve_args(args: Args) -> Args:
+    """Fill every field left at None with the task's preset; explicit flags win.
+    --preset mimex: mimex-dmc/cfgs/config.yaml (batch_size 1024, nstep 1, for every arm: no_expl, expl, icm, rnd).
+    --preset drqv2: drqv2 cfgs/config.yaml (256, 3) and cfgs/task/walker_*.yaml (512, 1).
+    Both: cfgs/task/humanoid_*.yaml (lr 8e-5, feature_dim 100; the MIMEx authors ran no humanoid task)."""
+    domain, _ = split_task(args.task)
+    total_frames, std_schedule_steps = LEVELS[task_level(args.task)]
+    if args.preset == "mimex":
+        batch_size, nstep = 1024, 1
+    else:
+        batch_size, nstep = (512, 1) if domain == "walker" else (256, 3)
+    learning_rate, feature_dim = (8e-5, 100) if domain == "humanoid" else (1e-4, 50)
+    preset = dict(total_frames=total_frames, std_schedule_steps=std_schedule_steps, batch_size=batch_size, nstep=nstep,
+                  learning_rate=learning_rate, feature_dim=feature_dim)
+    return dataclasses.replace(args, **{name: value for name, value in preset.items() if getattr(args, name) is None})
+
+
 def check_args(args: Args) -> None:
-    """Fail before any training starts, with one clear message per mistake."""
-    split_task(args.task)
-    for name in ("action_repeat", "frame_stack", "batch_size", "nstep", "update_every", "eval_episodes", "n_mask"):
+    """Fail before any training starts, with one clear message per mistake (on resolved args)."""
+    if split_task(args.task)[0] == "lqr":
+        raise ValueError(f"--task {args.task}: its action bounds are ±1e10 (unbounded), so scaling the policy's [-1, 1] "
+                         "to them (as DrQ-v2 does) would send ±1e10 to the physics")
+    for name in ("action_repeat", "frame_stack", "batch_size", "nstep", "update_every", "eval_episodes", "n_mask",
+                 "total_frames", "std_schedule_steps"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not 0.0 < args.mask_ratio < 1.0:
@@ -144,20 +194,12 @@ def check_args(args: Args) -> None:
         raise ValueError(f"--image-size must be >= 36 for the encoder, got {args.image_size}")
 
 
-def split_task(task: str):
-    """`domain_task` -> (domain, task); `cup` means `ball_in_cup`; domains may contain `_` (point_mass, ball_in_cup)."""
-    full = task.replace("cup_", "ball_in_cup_", 1) if task.startswith("cup_") else task
-    for domain, name in suite.ALL_TASKS:
-        if full == f"{domain}_{name}":
-            return domain, name
-    tasks = ", ".join(sorted(f"{d}_{t}" for d, t in suite.ALL_TASKS))
-    raise ValueError(f"unknown --task {task!r}; dm_control suite tasks: {tasks}")
-
-
 class DMCEnv:
-    """A dm_control task from pixels: the action repeated `action_repeat` times (rewards summed), the camera image
-    (camera 2 for quadruped, else 0) as uint8 (3, H, W), the last `frame_stack` frames stacked (the first frame
-    repeated after a reset). Episodes end at dm_control's time limit (1000 frames)."""
+    """A dm_control task from pixels: the policy's action in [-1, 1] mapped affinely to the task's action bounds (as
+    DrQ-v2's `action_scale.Wrapper(env, -1, 1)`; quadruped's are -1..1, -1..1.1 and -0.8..0.8 per leg, all others
+    but lqr's [-1, 1]) and repeated `action_repeat` times (rewards summed), the camera image (camera 2 for
+    quadruped, else 0) as uint8 (3, H, W), the last `frame_stack` frames stacked (the first frame repeated after a
+    reset). Episodes end at dm_control's time limit (1000 frames)."""
 
     def __init__(self, args: Args, seed: int):
         domain, name = split_task(args.task)
@@ -166,7 +208,8 @@ class DMCEnv:
         self.args = args
         self.flags = {"shadow": False, "reflection": False, "skybox": False} if args.fast_render else None
         self.frames = collections.deque(maxlen=args.frame_stack)
-        self.act_dim = self.env.action_spec().shape[0]
+        spec = self.env.action_spec()
+        self.act_dim, self.act_low, self.act_high = spec.shape[0], spec.minimum, spec.maximum
 
     def render(self) -> np.ndarray:
         check_available()  # no usable OpenGL: the same message as pixmc_sparse
@@ -186,7 +229,9 @@ class DMCEnv:
         return np.concatenate(self.frames), frame
 
     def step(self, action):
-        """-> stacked obs, summed reward, discount of the last frame (1 inside an episode), episode over, new frame."""
+        """action in [-1, 1] -> stacked obs, summed reward, discount of the last frame (1 inside an episode), episode over,
+        new frame."""
+        action = self.act_low + (np.asarray(action, np.float64) + 1.0) / 2.0 * (self.act_high - self.act_low)
         reward = 0.0
         for _ in range(self.args.action_repeat):
             ts = self.env.step(action)
@@ -265,13 +310,13 @@ class ReplayBuffer:
         return self.stacked(idx), self.actions[idx], reward, discount, self.stacked(nxt), idx
 
     def sequence(self, idx, seq_len: int):
-        """The observations of the last seq_len steps ending at slots idx: (B, seq_len, C, H, W), and a (B, seq_len)
-        mask that is 0 before the episode start (those positions are padding)."""
+        """The observations of the last seq_len steps ending at slots idx: (B, seq_len, C, H, W), all-zero pixels at the
+        positions before the episode start (the authors' `pad2`: zero observations, encoded like the others)."""
         k = np.arange(seq_len - 1, -1, -1)[None]  # position p holds step t - (seq_len - 1 - p)
-        valid = k <= self.t[idx][:, None]
         slots = (idx[:, None] - np.minimum(k, self.t[idx][:, None])) % self.capacity
         obs = self.stacked(slots.reshape(-1)).reshape(len(idx), seq_len, -1, *self.frames.shape[2:])
-        return obs, valid.astype(np.float32)
+        obs[k > self.t[idx][:, None]] = 0
+        return obs
 
 
 def linear_schedule(start: float, end: float, duration: int, step: int) -> float:
@@ -509,16 +554,16 @@ class MIMEx(nn.Module):
         return loss.detach(), loss.mean()
 
 
-def evaluate(env: DMCEnv, encoder, actor, episodes: int, device, video_path: Optional[str] = None):
-    """Mean-action episodes; returns their returns (and writes the first one's frames as a video)."""
+def evaluate(env: DMCEnv, policy, episodes: int, video_path: Optional[str] = None):
+    """Whole episodes of `policy` (stacked observation -> action in [-1, 1]); returns their returns (and writes the
+    first one's frames as a video). Training evaluates the actor's mean action; benchmarks/drqv2_random_policy.py
+    passes uniformly random actions."""
     returns = []
     for episode in range(episodes):
         obs, frame = env.reset()
         frames, total, done = [frame], 0.0, False
         while not done:
-            with torch.no_grad():
-                action = actor(encoder(torch.as_tensor(obs[None], device=device)), 1.0).mean
-            obs, reward, _, done, frame = env.step(action.cpu().numpy()[0])
+            obs, reward, _, done, frame = env.step(policy(obs))
             total += reward
             frames.append(frame)
         returns.append(total)
@@ -528,7 +573,7 @@ def evaluate(env: DMCEnv, encoder, actor, episodes: int, device, video_path: Opt
 
 
 if __name__ == "__main__":
-    args = tyro.cli(Args)
+    args = resolve_args(tyro.cli(Args))  # fields left at None: the task's preset
     check_args(args)
     run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
 
@@ -563,6 +608,12 @@ if __name__ == "__main__":
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.learning_rate)
     aug = RandomShiftsAug(pad=4)
+
+    def mean_action(obs):
+        """The evaluation policy: the actor's mean action, no noise."""
+        with torch.no_grad():
+            return actor(encoder(torch.as_tensor(obs[None], device=device)), 1.0).mean.cpu().numpy()[0]
+
     use_mimex = args.beta > 0
     if use_mimex:
         mimex = MIMEx(encoder.repr_dim, args).to(device)
@@ -581,7 +632,7 @@ if __name__ == "__main__":
             if args.capture_video:
                 os.makedirs(f"videos/{run_name}", exist_ok=True)
                 video = f"videos/{run_name}/eval-{frames_done}.mp4"
-            returns = evaluate(eval_env, encoder, actor, args.eval_episodes, device, video)
+            returns = evaluate(eval_env, mean_action, args.eval_episodes, video)
             print(f"frame={frames_done}, eval_return={np.mean(returns):.1f}")
             writer.add_scalar("eval/episodic_return", np.mean(returns), frames_done)
             eval_time += time.time() - eval_start
@@ -624,14 +675,14 @@ if __name__ == "__main__":
         b_discounts = torch.as_tensor(b_discounts, device=device)[:, None]
 
         if use_mimex:
-            # MIMEx: the sequence of the last T observations ending at each sampled step, encoded by the online
-            # encoder (augmented, no grad; one random shift per sequence), zero features before the episode start
-            seq, valid = rb.sequence(idx, args.seq_len)
+            # MIMEx: the sequence of the last T observations ending at each sampled step (all-zero pixels before the
+            # episode start, as the authors pad), encoded by the online encoder (augmented, no grad; one random shift
+            # per sequence): the padding's features are the encoder's output for a black observation, not zeros
+            seq = rb.sequence(idx, args.seq_len)
             n, t, c, h, w = seq.shape
             seq = torch.as_tensor(seq, device=device).view(n, t * c, h, w)
             with torch.no_grad():
                 seq_feats = encoder(aug(seq).view(n * t, c, h, w)).view(n, t, -1)
-            seq_feats = seq_feats * torch.as_tensor(valid, device=device)[:, :, None]
             intrinsic, bonus_loss = mimex(seq_feats, args.n_mask)
             mimex_optimizer.zero_grad()
             bonus_loss.backward()

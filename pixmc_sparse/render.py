@@ -62,6 +62,12 @@ def make_renderer(model, height: int, width: int):
     """A `mujoco.Renderer` with shadows, reflections and skybox off (35x faster in software GL)."""
     import mujoco
 
+    # MuJoCo refuses images larger than the model's offscreen framebuffer; that is not an OpenGL problem, so it must
+    # not reach the RenderingUnavailable below (BatchedSim sizes the buffer to its images, so this is a bug guard)
+    buffer = model.vis.global_
+    if height > buffer.offheight or width > buffer.offwidth:
+        raise ValueError(f"a {height}x{width} image does not fit the model's {buffer.offheight}x{buffer.offwidth} "
+                         "offscreen buffer; raise model.vis.global_.offheight / offwidth before making the renderer")
     check_available()
     backend = os.environ.get("MUJOCO_GL")
     try:

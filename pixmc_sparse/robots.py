@@ -13,7 +13,7 @@ cabinet, ground) but never with each other (contype 1 / conaffinity 2 against wo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +22,7 @@ PI = math.pi
 ROBOT_COLLISION = 'contype="1" conaffinity="2"'
 ROBOT_RGBA = {"franka": "0.92 0.92 0.92 1", "kuka": "0.95 0.55 0.15 1"}
 DARK_RGBA = "0.15 0.15 0.15 1"
+LIMIT_SOLREF = "0.0084 1"  # joint-limit stiffness: time constant 2 x the 1/240 s physics step, critically damped
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,6 @@ class Robot:
     grasp_sites: tuple[str, ...]  # fingertip grasp points: Franka (left, right); Kuka (index, middle, ring, thumb)
     palm_site: str | None  # Kuka palm point (oracle observation)
     camera: str = "hand_cam"
-    arm_touch: tuple[str, ...] = field(default_factory=tuple)  # touch sensor names, one per arm geom
 
     @property
     def num_dofs(self) -> int:
@@ -68,10 +68,12 @@ class _Builder:
         self.lines.append("</body>")
 
     def joint(self, name: str, lo: float, hi: float, kp: float, kv: float, effort: float, armature: float,
-              kind: str = "hinge", axis=(0, 0, 1)) -> None:
+              kind: str = "hinge", axis=(0, 0, 1), damping: float = 0.0) -> None:
+        # stiff limits: MuJoCo's default limit (time constant 0.02 s) let light Allegro joints pass their limits by
+        # 0.2 rad; 2 physics steps is the stiffest stable setting
         self.lines.append(
             f'<joint name="{name}" type="{kind}" axis="{_fmt(axis)}" range="{lo:.6g} {hi:.6g}" '
-            f'limited="true" armature="{armature:g}" damping="0"/>'
+            f'limited="true" armature="{armature:g}" damping="{damping:g}" solreflimit="{LIMIT_SOLREF}"/>'
         )
         self.actuators.append(
             f'<position name="{name}" joint="{name}" kp="{kp:g}" kv="{kv:g}" ctrlrange="{lo:.6g} {hi:.6g}" '
@@ -181,7 +183,6 @@ def franka() -> Robot:
         speed_scale=np.array([1.0] * 7 + [0.1, 0.1]),
         grasp_sites=("grasp_left", "grasp_right"),
         palm_site=None,
-        arm_touch=tuple(b.touch),
     )
 
 
@@ -204,7 +205,9 @@ def _hand_chain(b: _Builder, name: str, origins, ends, lims, kps, kvs, grasp) ->
     the joint to ends[k], and the grasp-point site on the last link. Returns the joint names."""
     for k in range(4):
         b.open(f"{name}_link_{k}", *origins[k])
-        b.joint(f"{name}_joint_{k}", *lims[k], kp=kps[k], kv=kvs[k], effort=0.7, armature=0.005)
+        # passive damping (not capped by the 0.7 Nm actuator limit, as the PD's kv is) keeps the light finger links
+        # from whipping past their limits at 30 rad/s when the arm swings; they still close in ~0.3 s
+        b.joint(f"{name}_joint_{k}", *lims[k], kp=kps[k], kv=kvs[k], effort=0.7, armature=0.005, damping=0.1)
         b.capsule((0, 0, 0), ends[k], 0.012, HAND_LINK_MASSES[k], rgba="0.9 0.9 0.9 1" if k == 3 else DARK_RGBA)
     b.site(f"grasp_{name}", grasp)
     for _ in range(4):
@@ -269,7 +272,6 @@ def kuka() -> Robot:
         speed_scale=np.ones(23),
         grasp_sites=("grasp_index", "grasp_middle", "grasp_ring", "grasp_thumb"),
         palm_site="palm",
-        arm_touch=tuple(b.touch),
     )
 
 

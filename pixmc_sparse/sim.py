@@ -3,7 +3,8 @@
 `mujoco.mj_step` and the renderer release the GIL, so a pool of threads (one per core) steps and
 renders disjoint shards of envs in parallel; everything else (rewards, success counters,
 observations) is vectorised numpy over all envs at once. Each env owns a random generator seeded
-from (seed, env index), so results do not depend on the number of threads.
+from (seed, env index), so results do not depend on the number of threads; without a seed, the
+generators start from fresh OS entropy (gymnasium's convention), so two unseeded sims differ.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ RESET_NOISE = 0.25  # q = default + 0.25 * (U[0,1) - 0.5)
 DOF_VELOCITY_SCALE = 0.1
 OBS_CLIP = 5.0  # the original wrapper clipped observations to [-5, 5]
 ARM_CONTACT_LIMIT = 1.0  # N: contact force on an arm link that ends the episode
+SCENE_VIEW = (480, 640)  # (height, width) of the third-person frames of PixMCVectorEnv.render()
 
 
 class _ShardThreads:
@@ -87,6 +89,10 @@ class BatchedSim:
         self.max_steps = task.episode_length[reward_level] - 1  # the original resets at progress >= length - 1
         robot = self.robot = task.robot
         m = self.model = mujoco.MjModel.from_xml_string(T.scene_xml(task))
+        # MuJoCo renders offscreen into a framebuffer of the model's size (the scene's <global offwidth offheight>);
+        # grow it to fit both the hand-camera images and the third-person frames, or the renderer refuses them
+        m.vis.global_.offheight = max(m.vis.global_.offheight, image_size, SCENE_VIEW[0])
+        m.vis.global_.offwidth = max(m.vis.global_.offwidth, image_size, SCENE_VIEW[1])
         self.datas = [mujoco.MjData(m) for _ in range(num_envs)]
         self.ndof = robot.num_dofs
         qadr = [int(m.jnt_qposadr[m.joint(j).id]) for j in robot.joint_names]
@@ -108,7 +114,7 @@ class BatchedSim:
         if task.kind == "cabinet":
             self.cab_mocap = int(m.body_mocapid[m.body("cabinet").id])
             self.drawer_qadr = int(m.jnt_qposadr[m.joint("drawer_top_joint").id])
-            self.prop_qadr = [int(m.jnt_qposadr[m.joint(f"prop{k}").id]) for k in range(4)]
+            self.prop_qadr = [int(m.jnt_qposadr[m.joint(f"prop{k}").id]) for k in range(T.NUM_PROPS)]
             self.prop_pos0 = np.array([m.qpos0[a:a + 3] for a in self.prop_qadr])
         n = num_envs
         self.q = np.zeros((n, self.ndof))
@@ -119,7 +125,7 @@ class BatchedSim:
         self.targets = np.zeros((n, self.ndof))
         self.elapsed = np.zeros(n, dtype=np.int64)
         self.counter = np.zeros(n, dtype=np.int64)
-        self.rngs = [np.random.default_rng([0, i]) for i in range(n)]
+        self.seed(None)  # fresh entropy; PixMCVectorEnv.reset(seed=...) reseeds
         self.pixels = np.zeros((n, image_size, image_size, 3), np.uint8) if obs_type == "pixels" else None
         # threads: one shard of envs each; a renderer per thread (GL contexts are per thread)
         self.num_threads = min(num_threads or default_num_threads(n), n)
@@ -173,6 +179,7 @@ class BatchedSim:
 
     # ------------------------------------------------------------------ resets
     def seed(self, seed: int | None) -> None:
+        """New per-env generators: env i draws from (seed, i); without a seed, from (fresh OS entropy, i)."""
         base = np.random.SeedSequence().entropy if seed is None else seed
         self.rngs = [np.random.default_rng([base, i]) for i in range(self.num_envs)]
 

@@ -249,10 +249,18 @@ def _look_at(pos, target) -> str:
     return " ".join(f"{v:.4f}" for v in (*right, *up))
 
 
-def _cabinet_xml(props: int = 4) -> str:
+NUM_PROPS = 4  # numProps of the original Cabinet configs: boxes standing in the top drawer
+
+
+def _cabinet_xml() -> str:
     """A two-part cabinet: a static carcass (mocap body, so each env can place it) with a top drawer
     on a prismatic joint at the original's joint origin; the handle point is the drawer frame
-    + (0.305, 0, 0.01), as in the original."""
+    + (0.305, 0, 0.01), as in the original.
+
+    The drawer front and the handle are the original's collision shapes (`sektion_cabinet_2.urdf`: drawer mesh
+    front at x = 0.2732; `drawer_handle_convexdecomposition.obj`, four convex parts): two posts 4 cm wide from the
+    front to x = 0.2955, and a bar x 0.296..0.312, |y| < 0.0835, z -0.003..0.021 (1.6 x 16.7 x 2.4 cm), which
+    leaves a 2.3 cm deep, 8.7 cm wide slot behind the bar for fingers to hook into."""
     wood, front, metal = "0.75 0.72 0.66 1", "0.85 0.83 0.78 1", "0.3 0.3 0.32 1"
 
     def box(lo, hi, rgba, extra=""):
@@ -270,24 +278,23 @@ def _cabinet_xml(props: int = 4) -> str:
         box((0.32, -0.24, -0.43), (0.33, 0.24, 0.22), front),  # the lower doors' faces
     ]
     drawer = [
-        box((-0.18, -0.19, -0.055), (0.27, 0.19, -0.045), wood),  # bottom
-        box((-0.18, 0.18, -0.055), (0.27, 0.19, 0.05), wood),  # sides
-        box((-0.18, -0.19, -0.055), (0.27, -0.18, 0.05), wood),
+        box((-0.18, -0.19, -0.055), (0.2532, 0.19, -0.045), wood),  # bottom
+        box((-0.18, 0.18, -0.055), (0.2532, 0.19, 0.05), wood),  # sides
+        box((-0.18, -0.19, -0.055), (0.2532, -0.18, 0.05), wood),
         box((-0.19, -0.19, -0.055), (-0.18, 0.19, 0.05), wood),  # back
-        box((0.27, -0.2, -0.07), (0.29, 0.2, 0.07), front),  # front panel
-        box((0.29, -0.072, 0.0), (0.305, -0.06, 0.02), metal),  # handle posts
-        box((0.29, 0.06, 0.0), (0.305, 0.072, 0.02), metal),
-        f'<geom type="capsule" fromto="0.305 -0.075 0.01 0.305 0.075 0.01" size="0.01" rgba="{metal}" '
-        f'{WORLD_COLLISION} condim="4"/>',
+        box((0.2532, -0.2, -0.07), (0.2732, 0.2, 0.07), front),  # front panel
+        box((0.2732, -0.0835, -0.0029), (0.2955, -0.0434, 0.0214), metal),  # handle posts
+        box((0.2732, 0.0434, -0.0029), (0.2955, 0.0835, 0.0214), metal),
+        box((0.2955, -0.0835, -0.0029), (0.3119, 0.0835, 0.0214), metal, 'condim="4"'),  # handle bar
     ]
     xml = ['<body name="cabinet" mocap="true" pos="0.05 0 0.45">', *carcass,
            '<body name="drawer_top" pos="0.0515 0 0.3172">',
            '<inertial pos="0.05 0 0" mass="1.5" diaginertia="0.02 0.03 0.03"/>',
            '<joint name="drawer_top_joint" type="slide" axis="1 0 0" range="0 0.4" limited="true" '
-           'damping="10" armature="0.005"/>',
+           'damping="10" armature="0.005" solreflimit="0.0084 1"/>',  # stiff limit: closed means closed
            *drawer, '<site name="handle" pos="0.305 0 0.01" size="0.005" group="5"/>', "</body>", "</body>"]
-    # 4 props (0.08 m boxes, density 400) in a 2x2 grid spaced 0.09 m at the drawer's origin
-    for k in range(props):
+    # the props (0.08 m boxes, density 400) in a 2x2 grid spaced 0.09 m at the drawer's origin
+    for k in range(NUM_PROPS):
         x, y = (-0.045 + 0.09 * (k % 2)), (-0.045 + 0.09 * (k // 2))
         xml.append(f'<body name="prop{k}" pos="{0.05 + 0.0515 + x:.4f} {y:.4f} {0.45 + 0.3172 - 0.005:.4f}">'
                    f'<freejoint name="prop{k}"/><geom type="box" size="0.04 0.04 0.04" density="400" '

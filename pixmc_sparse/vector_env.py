@@ -4,6 +4,7 @@ single Env (what `gymnasium.make("pixmc_sparse/KukaPick-v0")` returns).
 Autoreset is SAME_STEP: when an episode ends, `step` resets that env at once and returns the
 first observation of the next episode; the last observation of the ended episode is in
 `info["final_obs"]` (same structure as the observation, rows valid where `info["_final_obs"]`).
+`step_without_reset` is the same step without the autoreset (the single env is built on it).
 """
 
 from __future__ import annotations
@@ -15,23 +16,36 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from . import tasks as T
-from .sim import OBS_CLIP, BatchedSim
+from .sim import OBS_CLIP, SCENE_VIEW, BatchedSim
 
 OBS_TYPES = ("pixels", "state")
 MIN_IMAGE_SIZE = 16
 
 
-def check_args(task: str, num_envs: int, obs_type: str, image_size: int, reward_level: str) -> None:
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def check_seed(seed) -> None:
+    if seed is not None and (not _is_int(seed) or seed < 0):
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+
+
+def check_args(task: str, num_envs: int, obs_type: str, image_size: int, reward_level: str,
+               num_threads: int | None = None, seed: int | None = None) -> None:
     """Fail fast, with the valid choices in the message."""
     T.check_task(task)
     if reward_level not in T.REWARD_LEVELS:
         raise ValueError(f"unknown reward_level {reward_level!r}; choose one of: {', '.join(T.REWARD_LEVELS)}")
     if obs_type not in OBS_TYPES:
         raise ValueError(f"unknown obs_type {obs_type!r}; choose one of: {', '.join(OBS_TYPES)}")
-    if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+    if not _is_int(num_envs) or num_envs < 1:
         raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-    if not isinstance(image_size, (int, np.integer)) or image_size < MIN_IMAGE_SIZE:
+    if not _is_int(image_size) or image_size < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size must be an integer >= {MIN_IMAGE_SIZE} (pixels), got {image_size!r}")
+    if num_threads is not None and (not _is_int(num_threads) or num_threads < 1):
+        raise ValueError(f"num_threads must be None (one per available core) or an integer >= 1, got {num_threads!r}")
+    check_seed(seed)
 
 
 def _single_obs_space(sim: BatchedSim) -> spaces.Dict:
@@ -68,11 +82,13 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
     def __init__(self, task: str, num_envs: int = 1, obs_type: str = "pixels", image_size: int = 84,
                  reward_level: str = "sparse", seed: int | None = None, num_threads: int | None = None,
                  render_mode: str | None = None):
-        check_args(task, num_envs, obs_type, image_size, reward_level)
+        check_args(task, num_envs, obs_type, image_size, reward_level, num_threads, seed)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.task_name, self.reward_level, self.obs_type = task, reward_level, obs_type
-        self.sim = BatchedSim(T.make_task(task), int(num_envs), obs_type, int(image_size), reward_level, num_threads)
+        # without a seed the per-env generators start from fresh entropy; with one, the first reset() reseeds them
+        self.sim = BatchedSim(T.make_task(task), int(num_envs), obs_type, int(image_size), reward_level,
+                              None if num_threads is None else int(num_threads))
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self._seed = seed
@@ -88,7 +104,9 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Reset every env. A seed reseeds the per-env generators (env i draws from (seed, i));
-        without one, the first reset uses the `seed` given to `make`."""
+        without one, the first reset uses the `seed` given to `make`, and later resets (or all of them,
+        if `make` had no seed either) continue the generators, which started from fresh entropy."""
+        check_seed(seed)
         if seed is None and self._seed is not None:
             seed, self._seed = self._seed, None
         if seed is not None:
@@ -97,33 +115,34 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
         self.sim.reset()
         return self.sim.observation(), {"success_condition": self.sim.success_condition()}
 
-    def _advance(self, actions: np.ndarray):
-        """Move the targets, step the physics, and score the new state (no autoreset)."""
+    def step_without_reset(self, actions):
+        """`step` without the autoreset: move the targets, step the physics, score the new state. Returns
+        (obs, reward, terminated, truncated, info) as `step` does, except that envs whose episode ended are not
+        reset (and info has no `final_obs`): as with a gymnasium Env, call `reset` before stepping them again."""
+        actions = _check_actions(actions, (self.num_envs, self.sim.ndof))
         sim = self.sim
         sim.apply_actions(actions)
         sim.physics()
         raw = sim.raw_terms(actions)
         terms = {k: (self.reward_scales[k] * v).astype(np.float32) for k, v in raw.items()}
-        reward = np.sum([t.astype(np.float64) for t in terms.values()], axis=0)
+        reward = np.sum([t.astype(np.float64) for t in terms.values()], axis=0).astype(np.float32)
         cond = sim.success_condition()
         sim.update_counter(cond)
         terminated = sim.arm_collision() | sim.cube_fell()
         truncated = (sim.elapsed >= sim.max_steps) & ~terminated
-        return reward, terminated, truncated, terms, cond
-
-    def step(self, actions):
-        actions = _check_actions(actions, (self.num_envs, self.sim.ndof))
-        sim = self.sim
-        reward, terminated, truncated, terms, cond = self._advance(actions)
         done = terminated | truncated
         info = {"reward_terms": terms, "success_condition": cond,
                 "success": sim.succeeded & done, "_success": done.copy()}
-        obs = sim.observation()
+        return sim.observation(), reward, terminated, truncated, info
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self.step_without_reset(actions)
+        done = terminated | truncated
         if done.any():  # SAME_STEP autoreset: keep the last observation, reset, observe again
             info["final_obs"], info["_final_obs"] = obs, done.copy()
-            sim.reset(np.flatnonzero(done))
-            obs = sim.observation()
-        return obs, reward.astype(np.float32), terminated, truncated, info
+            self.sim.reset(np.flatnonzero(done))
+            obs = self.sim.observation()
+        return obs, reward, terminated, truncated, info
 
     def render(self):
         """A third-person view of env 0 (for videos), 480x640 RGB."""
@@ -132,7 +151,7 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
         if self._viewer is None:
             from .render import make_renderer
 
-            self._viewer = make_renderer(self.sim.model, 480, 640)
+            self._viewer = make_renderer(self.sim.model, *SCENE_VIEW)
         self._viewer.update_scene(self.sim.datas[0], camera="scene")
         return self._viewer.render()
 
@@ -164,14 +183,13 @@ class PixMCEnv(gym.Env):
         return {k: v[0] for k, v in obs.items()}, {"success_condition": bool(info["success_condition"][0])}
 
     def step(self, action):
-        vec = self._vec
-        a = _check_actions(np.asarray(action)[None], (1, vec.sim.ndof))
-        reward, terminated, truncated, terms, cond = vec._advance(a)
-        done = bool(terminated[0] or truncated[0])
-        info = {"reward_terms": {k: float(v[0]) for k, v in terms.items()},
-                "success_condition": bool(cond[0]), "success": bool(vec.sim.succeeded[0]) and done}
-        obs = {k: v[0] for k, v in vec.sim.observation().items()}
-        return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+        action = np.asarray(action)
+        if action.shape != self.action_space.shape:
+            raise ValueError(f"action must have shape {self.action_space.shape} (action_dim,), got {action.shape}")
+        obs, reward, terminated, truncated, vec_info = self._vec.step_without_reset(action[None])  # a batch of one
+        info = {"reward_terms": {k: float(v[0]) for k, v in vec_info["reward_terms"].items()},
+                "success_condition": bool(vec_info["success_condition"][0]), "success": bool(vec_info["success"][0])}
+        return {k: v[0] for k, v in obs.items()}, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
     def render(self):
         return self._vec.render()

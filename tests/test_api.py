@@ -59,6 +59,67 @@ def test_make_vec_uses_the_batched_env():
     envs.close()
 
 
+# the id scheme of the README, written out here: variant -> (obs_type, reward_level)
+VARIANTS = {"": ("pixels", "sparse"), "Dense": ("pixels", "dense"), "Sparser": ("pixels", "sparser"),
+            "State": ("state", "sparse"), "StateDense": ("state", "dense"), "StateSparser": ("state", "sparser")}
+
+
+def test_registered_ids_name_the_obs_type_and_reward_level():
+    expected = {f"pixmc_sparse/{task}{variant}-v0": (task, *setting)
+                for task in pixmc_sparse.TASKS for variant, setting in VARIANTS.items()}
+    assert {env_id for env_id in gym.registry if env_id.startswith("pixmc_sparse/")} == set(expected)
+    for env_id, (task, obs_type, level) in expected.items():
+        if obs_type == "pixels" and env_id != "pixmc_sparse/KukaCabinetDense-v0":  # one pixel build: they are slow
+            assert gym.spec(env_id).kwargs == {"task": task, "obs_type": obs_type, "reward_level": level}
+            continue
+        env = gym.make(env_id)  # no kwargs: the id alone says it all
+        vec = env.unwrapped._vec
+        assert (vec.task_name, vec.obs_type, vec.reward_level) == (task, obs_type, level), env_id
+        obs, _ = env.reset(seed=0)
+        assert obs in env.observation_space and set(obs) == ({"state"} if obs_type == "state" else {"pixels", "state"})
+        env.close()
+
+
+def test_variant_ids_work_with_make_vec_and_check_env():
+    envs = gym.make_vec("pixmc_sparse/KukaPickStateDense-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    assert isinstance(envs.unwrapped, pixmc_sparse.PixMCVectorEnv) and envs.num_envs == 2
+    assert (envs.unwrapped.obs_type, envs.unwrapped.reward_level) == ("state", "dense")
+    envs.close()
+    env = gym.make("pixmc_sparse/FrankaCabinetState-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+def test_single_env_steps_as_a_vector_env_of_one(make_envs):
+    """PixMCEnv is PixMCVectorEnv.step_without_reset on a batch of one: same states, rewards and ends as the vector
+    env's step (whose autoreset keeps the last observation in final_obs)."""
+    env = gym.make("pixmc_sparse/FrankaReachStateDense-v0")
+    envs = make_envs("FrankaReach", num_envs=1, obs_type="state", reward_level="dense", seed=5)
+    obs, _ = env.reset(seed=5)
+    vobs, _ = envs.reset()
+    np.testing.assert_array_equal(obs["state"], vobs["state"][0])
+    rng = np.random.default_rng(0)
+    for _ in range(envs.max_episode_steps):
+        a = rng.uniform(-1, 1, 9).astype(np.float32)
+        obs, reward, terminated, truncated, info = env.step(a)
+        vobs, vreward, vterminated, vtruncated, vinfo = envs.step(a[None])
+        # the vector env's float32 reward, exactly (as Python floats: NumPy 2 compares float with float32 in float32)
+        assert isinstance(reward, float) and reward == float(vreward[0])
+        assert (terminated, truncated) == (vterminated[0], vtruncated[0])
+        assert info["reward_terms"] == {k: float(v[0]) for k, v in vinfo["reward_terms"].items()}
+        assert info["success_condition"] == vinfo["success_condition"][0]
+        if terminated or truncated:
+            np.testing.assert_array_equal(obs["state"], vinfo["final_obs"]["state"][0])
+            assert info["success"] == vinfo["success"][0]
+            break
+        np.testing.assert_array_equal(obs["state"], vobs["state"][0])
+        assert not info["success"]
+    assert terminated or truncated
+    with pytest.raises(ValueError, match=r"action must have shape \(9,\)"):
+        env.step(np.zeros(7))
+    env.close()
+
+
 def _rollout(envs, seed, steps):
     obs, _ = envs.reset(seed=seed)
     rng = np.random.default_rng(123)
@@ -81,6 +142,23 @@ def test_make_seed_seeds_the_first_reset(make_envs):
     a = make_envs("KukaMove", num_envs=2, obs_type="state", seed=11)
     b = make_envs("KukaMove", num_envs=2, obs_type="state", seed=11)
     np.testing.assert_array_equal(a.reset()[0]["state"], b.reset()[0]["state"])
+
+
+def test_make_without_seed_draws_fresh_entropy(make_envs):
+    a = make_envs("KukaMove", num_envs=2, obs_type="state")
+    b = make_envs("KukaMove", num_envs=2, obs_type="state")
+    assert not np.array_equal(a.reset()[0]["state"], b.reset()[0]["state"])  # gymnasium: no seed, fresh entropy
+    assert not np.array_equal(a.reset()[0]["state"], b.reset()[0]["state"])
+    np.testing.assert_array_equal(a.reset(seed=4)[0]["state"], b.reset(seed=4)[0]["state"])  # a seed still rules
+
+
+def test_single_env_keeps_gymnasiums_seeding():
+    envs = [gym.make("pixmc_sparse/KukaMove-v0", obs_type="state") for _ in range(2)]
+    assert not np.array_equal(*[env.reset()[0]["state"] for env in envs])
+    np.testing.assert_array_equal(*[env.reset(seed=3)[0]["state"] for env in envs])
+    np.testing.assert_array_equal(*[env.reset()[0]["state"] for env in envs])  # later resets follow the seed
+    for env in envs:
+        env.close()
 
 
 def test_different_seeds_give_different_initial_states_within_ranges(make_envs):
@@ -147,6 +225,10 @@ def test_episode_lengths_per_level():
     (dict(task="KukaPick", obs_type="rgb"), "choose one of: pixels, state"),
     (dict(task="KukaPick", num_envs=0), "num_envs must be an integer >= 1"),
     (dict(task="KukaPick", image_size=8), "image_size must be an integer >= 16"),
+    (dict(task="KukaPick", num_threads=0), "num_threads must be None .* or an integer >= 1, got 0"),
+    (dict(task="KukaPick", num_threads=-1), "num_threads must be None .* or an integer >= 1, got -1"),
+    (dict(task="KukaPick", num_threads=2.0), "num_threads must be None .* or an integer >= 1, got 2.0"),
+    (dict(task="KukaPick", seed=-1), "seed must be None or an integer >= 0, got -1"),
 ])
 def test_bad_arguments_fail_fast(kwargs, message):
     with pytest.raises(ValueError, match=message):

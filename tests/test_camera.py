@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import imageio.v2 as imageio
+import mujoco
 import numpy as np
 import pytest
 
+from pixmc_sparse.render import make_renderer
 from pixmc_sparse.scripted import pose_facing
 
 
@@ -46,6 +48,22 @@ def test_image_size_is_respected(make_envs):
     obs, _ = envs.reset()
     assert obs["pixels"].shape == (2, 3, 224, 224)
     assert obs["pixels"].std() > 10  # not a blank frame
+
+
+@pytest.mark.parametrize("size", [481, 700])
+def test_images_larger_than_the_scene_files_buffer(make_envs, size):
+    """The scene's offscreen buffer is 640x480; the sim grows it to fit the images (481: taller, 700: wider too)."""
+    envs = make_envs("FrankaReach", num_envs=1, obs_type="pixels", image_size=size, seed=0, render_mode="rgb_array")
+    obs, _ = envs.reset()
+    assert obs["pixels"].shape == (1, 3, size, size)
+    assert obs["pixels"].std() > 10  # not a blank frame
+    assert envs.render().shape == (480, 640, 3)  # the third-person view still fits
+
+
+def test_an_image_larger_than_the_buffer_is_not_an_opengl_error():
+    model = mujoco.MjModel.from_xml_string('<mujoco><visual><global offwidth="64" offheight="48"/></visual></mujoco>')
+    with pytest.raises(ValueError, match="does not fit the model's 48x64 offscreen buffer"):
+        make_renderer(model, 49, 64)
 
 
 @pytest.mark.skipif(ctypes.util.find_library("OSMesa") is not None, reason="OSMesa is installed here")

@@ -1,5 +1,6 @@
 """drqv2_dmc_mimex.py: replay (n-step returns, frame stacking, sequences padded at episode starts, ring-buffer
-wrap), augmentation, the std schedule, a smoke run with regression values, bad input and missing OpenGL.
+wrap), augmentation, the std schedule, action scaling, the task presets, a smoke run with regression values, bad
+input and missing OpenGL.
 
 Regenerate the recorded values with PIXMC_REGENERATE=1 python -m pytest tests/test_drqv2.py -k regression
 """
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import tyro
 
 from conftest import ROOT, check_regression, import_script, run_and_read, run_script
 
@@ -68,14 +70,17 @@ def test_sampling_stays_inside_episodes_after_the_ring_wraps():
         assert np.all(np.diff(steps, axis=1) >= 0)
 
 
-def test_sequences_are_zero_padded_before_the_episode_start():
+def test_sequences_are_zero_pixels_before_the_episode_start():
+    """As the authors' replay (seq_type pad2): positions before the episode start are all-zero observations, which
+    the encoder then sees like any other (their features are the encoder's output for a black image, not zeros)."""
     rb = _buffer(seq_len=4)
-    _fill(rb, 2, 6)  # slots 0-6: episode 0, slots 7-13: episode 1
-    seq, valid = rb.sequence(np.array([1, 7, 10]), 4)
-    assert valid.tolist() == [[0, 0, 1, 1], [0, 0, 0, 1], [1, 1, 1, 1]]
-    last_frames = seq[:, :, -1, 0, 0]  # newest frame of each position's stacked observation
-    assert last_frames[0, 2:].tolist() == [0, 1] and last_frames[1, 3] == 10
-    assert last_frames[2].tolist() == [10, 11, 12, 13]  # a full sequence inside episode 1, nothing from episode 0
+    _fill(rb, 2, 6)  # slots 0-6: episode 0 (frames 0-6), slots 7-13: episode 1 (frames 10-16)
+    seq = rb.sequence(np.array([8, 7, 10]), 4)
+    assert seq.shape == (3, 4, 3, 2, 2)  # (B, T, frame_stack x channels, H, W)
+    newest = seq[:, :, -1, 0, 0]  # newest frame of each position's stacked observation
+    assert newest.tolist() == [[0, 0, 10, 11], [0, 0, 0, 10], [10, 11, 12, 13]]  # nothing from episode 0
+    assert not seq[0, :2].any() and not seq[1, :3].any()  # padding: every pixel of every stacked frame is 0
+    assert (seq[1, 3] == 10).all()  # the episode's first observation: its first frame stacked 3 times
 
 
 def test_random_shift_moves_at_most_four_pixels_and_keeps_the_shape():
@@ -104,6 +109,56 @@ def test_random_shift_equals_drqv2_grid_sample_formulation():
     ref = F.grid_sample(padded, base + shift * 2.0 / 92, padding_mode="zeros", align_corners=False)
     torch.testing.assert_close(y, ref, atol=0.02, rtol=0)  # float rounding of the sampling grid only
     assert not torch.equal(y, x)
+
+
+def test_policy_actions_are_scaled_to_the_task_action_bounds():
+    """quadruped's bounds are not [-1, 1] (-1..1, -1..1.1, -0.8..0.8 per leg): the policy's +1 / -1 / 0 reach the
+    physics as the spec's maximum / minimum / midpoint, as DrQ-v2's action_scale.Wrapper(env, -1, 1) maps them."""
+    env = drq.DMCEnv(drq.Args(task="quadruped_walk"), seed=0)
+    env.render = lambda: np.zeros((3, 84, 84), np.uint8)  # the physics is what counts here
+    spec = env.env.action_spec()
+    assert spec.maximum.max() == pytest.approx(1.1) and spec.maximum.min() == pytest.approx(0.8)
+    env.reset()
+    for policy_action, physics_action in ((1.0, spec.maximum), (-1.0, spec.minimum),
+                                          (0.0, (spec.minimum + spec.maximum) / 2)):
+        env.step(np.full(env.act_dim, policy_action, np.float32))
+        np.testing.assert_allclose(env.env.physics.data.ctrl, physics_action, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("task, preset, expected", [
+    ("cartpole_swingup_sparse", "mimex", (3_100_000, 500_000, 1024, 1)),  # medium in DrQ-v2's and the authors' yamls
+    ("cartpole_swingup", "mimex", (1_100_000, 100_000, 1024, 1)),  # easy
+    ("quadruped_run", "mimex", (3_100_000, 500_000, 1024, 1)),
+    ("cup_catch", "drqv2", (1_100_000, 100_000, 256, 3)),
+    ("finger_turn_hard", "drqv2", (3_100_000, 500_000, 256, 3)),
+    ("walker_walk", "drqv2", (1_100_000, 100_000, 512, 1)),  # DrQ-v2's walker yamls
+    ("humanoid_run", "drqv2", (30_100_000, 2_000_000, 256, 3)),  # hard
+    ("point_mass_easy", "drqv2", (3_100_000, 500_000, 256, 3)),  # no DrQ-v2 yaml: medium
+])
+def test_presets_follow_the_task(task, preset, expected):
+    """Frames and std schedule from the task's DrQ-v2 preset; batch and n-step from --preset."""
+    args = drq.resolve_args(drq.Args(task=task, preset=preset))
+    assert (args.total_frames, args.std_schedule_steps, args.batch_size, args.nstep) == expected
+    assert (args.learning_rate, args.feature_dim) == ((8e-5, 100) if task.startswith("humanoid") else (1e-4, 50))
+
+
+def test_defaults_are_the_authors_mimex_dmc_runs():
+    """mimex-dmc/cfgs/config.yaml: batch 1024 and 1-step returns for every arm, so `--beta 0` is the paper's noise
+    arm; cartpole_swingup_sparse inherits medium (3.1M frames, std over 500k agent steps)."""
+    args = drq.resolve_args(tyro.cli(drq.Args, args=[]))
+    assert (args.task, args.beta, args.seq_len, args.mask_ratio) == ("cartpole_swingup_sparse", 0.05, 5, 0.7)
+    assert (args.batch_size, args.nstep, args.total_frames, args.std_schedule_steps) == (1024, 1, 3_100_000, 500_000)
+    assert (args.learning_rate, args.feature_dim, args.action_repeat, args.frame_stack) == (1e-4, 50, 2, 3)
+
+
+def test_explicit_flags_override_the_preset():
+    cli = ["--total-frames", "1000", "--std-schedule-steps", "7", "--batch-size", "32", "--nstep", "3",
+           "--learning-rate", "3e-4", "--feature-dim", "64"]
+    args = drq.resolve_args(tyro.cli(drq.Args, args=cli))
+    assert (args.total_frames, args.std_schedule_steps, args.batch_size, args.nstep) == (1000, 7, 32, 3)
+    assert (args.learning_rate, args.feature_dim) == (3e-4, 64)
+    args = drq.resolve_args(tyro.cli(drq.Args, args=["--preset", "drqv2", "--nstep", "5"]))  # published DrQ-v2
+    assert (args.batch_size, args.nstep, args.total_frames) == (256, 5, 3_100_000)
 
 
 def test_std_schedule_end_points():
@@ -161,11 +216,13 @@ def test_short_run_regression(smoke):
     ({"mask_ratio": 1.5}, "--mask-ratio must be in (0, 1)"),
     ({"seq_len": 0}, "--seq-len must be >= 1"),
     ({"n_mask": 0}, "--n-mask must be >= 1"),
+    ({"total_frames": 0}, "--total-frames must be >= 1"),
+    ({"task": "lqr_lqr_2_1"}, "--task lqr_lqr_2_1: its action bounds are ±1e10"),
 ])
 def test_check_args_names_each_mistake(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        drq.check_args(dataclasses.replace(drq.Args(), **overrides))
-    drq.check_args(drq.Args())  # the defaults pass
+        drq.check_args(drq.resolve_args(dataclasses.replace(drq.Args(), **overrides)))
+    drq.check_args(drq.resolve_args(drq.Args()))  # the defaults pass
 
 
 def test_bad_input_fails_before_anything_is_written(tmp_path):
