@@ -1,0 +1,346 @@
+"""Run a sweep: scripts x tasks x seeds x extra-flag sets, one folder per run in one sweep folder (docs/sweeps.md).
+
+    python benchmark.py --scripts ppo_pixmc.py ppo_pixmc_mimex.py --tasks FrankaReach --seeds 1 2 --obs-type state \
+        --total-timesteps 300000 --extra "" "--beta 0.5" --workers 2 [--launcher slurm --slurm-partition gpu --cuda]
+
+A run is started in `{sweep_dir}/{script}__{task}[__{extra flags}]__seed{seed}/` (its `runs/` lands there, next to its
+stdout.log, stderr.log and run.json); finished.json is written there after exit code 0. The same command again skips
+finished runs and reruns the rest from scratch. A failed run is retried once, then reported (exit code 1).
+"""
+
+import json
+import os
+import queue
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Literal, Optional
+
+import tyro
+
+REPO = Path(__file__).resolve().parent
+FINISHED = "finished.json"
+CHILDREN = set()  # the training processes this file started and has not seen exit (local launcher)
+
+
+@dataclass
+class Args:
+    scripts: list[str] = field(default_factory=lambda: ["ppo_pixmc.py"])
+    """training scripts: names in this repository (ppo_pixmc.py, ...) or paths to .py files"""
+    tasks: list[str] = field(default_factory=lambda: ["FrankaReach"])
+    """tasks, passed as --task (PixMC: FrankaReach ... KukaMove; DrQ-v2: dm_control names like cartpole_swingup)"""
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """seeds, passed as --seed"""
+    extra: list[str] = field(default_factory=lambda: [""])
+    """a grid axis: one run per flag set per script/task/seed, e.g. --extra "" "--beta 0.5" (part of the method and folder)"""
+    common: str = ""
+    """flags passed to every run as they are (not a grid axis, not in the folder name), e.g. "--num-envs 512" """
+    task_flags: list[str] = field(default_factory=list)
+    """flags for one task's runs, as "TASK: FLAGS", e.g. "KukaPick: --total-timesteps 65536000" (not in the folder name)"""
+    obs_type: Optional[Literal["pixels", "state"]] = None
+    """passed as --obs-type when set (PixMC scripts)"""
+    total_timesteps: Optional[int] = None
+    """passed as --total-timesteps when set (PixMC scripts; DrQ-v2 takes --total-frames through --common)"""
+    reward_level: Optional[Literal["dense", "sparse", "sparser"]] = None
+    """passed as --reward-level when set (PixMC scripts)"""
+    cuda: bool = False
+    """if toggled, the runs get --cuda (use the GPU); else --no-cuda"""
+    sweep_dir: str = "sweeps/default"
+    """the sweep folder: one subfolder per run, plus submitit/ (job logs) and commands.txt (every invocation)"""
+    launcher: Literal["local", "slurm", "submitit-local"] = "local"
+    """local: worker processes here; slurm: one Slurm job per run (submitit); submitit-local: submitit's local executor"""
+    workers: int = 1
+    """runs at once (local); the most jobs queued or running at once (slurm, submitit-local)"""
+    threads: int = 1
+    """CPU threads per run: OMP/MKL/OpenBLAS (and so torch) threads; local: the cores it is pinned to; slurm: cpus"""
+    pin_cores: bool = True
+    """if toggled (local launcher, Linux), pin each worker to its own `threads` cores; PixMC's env then also makes
+    one thread per pinned core (pixmc_sparse.make's default num_threads), as the scripts have no flag for it"""
+    slurm_partition: Optional[str] = None
+    """Slurm partition (default: the cluster's)"""
+    slurm_time: int = 24 * 60
+    """Slurm (and submitit-local) time limit per run, minutes"""
+    slurm_gpus_per_task: int = 0
+    """GPUs per Slurm job (use with --cuda)"""
+    dry_run: bool = False
+    """if toggled, print each run's folder, state and command, and exit without running or deleting anything"""
+
+
+@dataclass
+class Run:
+    name: str  # the folder name: script, task, extra flags, seed
+    method: str  # script name + extra flags: how plot.py groups runs
+    script: str  # absolute path
+    task: str
+    seed: int
+    extra: str
+    flags: list[str]  # the script's command line
+    dir: str
+
+
+def shield_flag_values(argv: list[str]) -> list[str]:
+    """tyro reads any value that starts with "--" as a flag: give the values of --extra, --common and --task-flags
+    (every word up to the next flag of this file) a leading space, which shlex.split drops again."""
+    own = {"-h", "--help"}
+    for f in fields(Args):
+        own |= {"--" + f.name.replace("_", "-"), "--no-" + f.name.replace("_", "-")}
+    out, in_value = [], False
+    for word in argv:
+        if word.split("=")[0] in own:
+            in_value = word in ("--extra", "--common", "--task-flags")
+            out.append(word)
+        else:
+            out.append(" " + word if in_value and word.startswith("-") else word)
+    return out
+
+
+def fail(message: str):
+    raise SystemExit(f"benchmark.py: error: {message}")
+
+
+def split_flags(text: str, what: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as err:
+        fail(f"{what} {text!r}: {err}")
+
+
+def resolve_script(name: str) -> Path:
+    for path in (Path(name), REPO / name):
+        if path.is_file() and path.suffix == ".py":
+            return path.resolve()
+    known = ", ".join(sorted(p.name for p in REPO.glob("*_*.py")))  # the training scripts
+    fail(f"unknown script {name!r}: no such .py file here or in {REPO} (known: {known})")
+
+
+def folder_name(words: list[str]) -> str:
+    """--beta 0.5 --seq-len 3  ->  beta-0.5_seq-len-3"""
+    groups = []
+    for word in words:
+        word = "".join(c if c.isalnum() or c in ".-" else "-" for c in word.replace("=", "-"))
+        if word.startswith("-") or not groups:
+            groups.append(word.lstrip("-"))
+        else:
+            groups[-1] += "-" + word
+    return "_".join(groups)
+
+
+def expand(args: Args, sweep_dir: Path) -> list[Run]:
+    for name in ("scripts", "tasks", "seeds", "extra"):
+        if not getattr(args, name):
+            fail(f"--{name.replace('_', '-')} is empty: give at least one value")
+    if args.workers < 1 or args.threads < 1:
+        fail(f"--workers and --threads must be >= 1, got {args.workers} and {args.threads}")
+    per_task = {task: [] for task in args.tasks}
+    for entry in args.task_flags:
+        task, sep, flags = entry.strip().partition(":")
+        if not sep or task.strip() not in per_task:
+            fail(f"--task-flags {entry.strip()!r}: expected 'TASK: FLAGS' with TASK one of --tasks {args.tasks}")
+        per_task[task.strip()] += split_flags(flags, "--task-flags")
+    common = ["--cuda" if args.cuda else "--no-cuda"]
+    for name in ("obs_type", "total_timesteps", "reward_level"):
+        if getattr(args, name) is not None:
+            common += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    common += split_flags(args.common, "--common")
+    runs = []
+    for script in map(resolve_script, args.scripts):
+        for task in args.tasks:
+            for extra in args.extra:
+                words = split_flags(extra, "--extra")
+                method = " ".join([script.stem, shlex.join(words)]).strip()
+                for seed in args.seeds:
+                    name = "__".join(filter(None, [script.stem, task, folder_name(words), f"seed{seed}"]))
+                    flags = ["--task", task, "--seed", str(seed), *common, *per_task[task], *words]
+                    runs.append(Run(name, method, str(script), task, seed, shlex.join(words), flags, str(sweep_dir / name)))
+    names = [run.name for run in runs]
+    if len(set(names)) < len(names):
+        fail(f"two runs share a folder name ({sorted({n for n in names if names.count(n) > 1})[0]}): duplicate values?")
+    return runs
+
+
+def recorded_flags(run: Run) -> Optional[list[str]]:
+    """The command line a finished run was started with (None: not finished)."""
+    path = Path(run.dir) / FINISHED
+    return json.loads(path.read_text())["flags"] if path.is_file() else None
+
+
+def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = None) -> int:
+    """Run one attempt of a run, in a worker thread (local) or a submitit job; write the marker after exit code 0."""
+    run_dir = Path(run.dir)
+    if attempt > 1:  # keep the failed attempt's logs, start the TensorBoard logs afresh
+        for stream in ("stdout", "stderr"):
+            if (run_dir / f"{stream}.log").exists():
+                os.replace(run_dir / f"{stream}.log", run_dir / f"{stream}.attempt{attempt - 1}.log")
+        shutil.rmtree(run_dir / "runs", ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.json").write_text(json.dumps(asdict(run), indent=1))
+    n = str(threads)
+    env = dict(os.environ, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, PYTHONUNBUFFERED="1")
+    start = time.time()
+    with open(run_dir / "stdout.log", "w") as out, open(run_dir / "stderr.log", "w") as err:
+        proc = subprocess.Popen([sys.executable, run.script, *run.flags], cwd=run_dir, env=env, stdout=out, stderr=err,
+                                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        CHILDREN.add(proc)
+        try:
+            returncode = proc.wait()
+        except BaseException:  # interrupted (submitit's cancel sends SIGINT): take the training process along
+            proc.terminate()
+            proc.wait()
+            raise
+        finally:
+            CHILDREN.discard(proc)
+    if returncode == 0:
+        marker = {"flags": run.flags, "attempt": attempt, "seconds": round(time.time() - start, 1), "finished": time.ctime()}
+        (run_dir / FINISHED).write_text(json.dumps(marker, indent=1))
+    return returncode
+
+
+class LocalLauncher:
+    """`workers` threads, each starting one training process at a time on its own cores."""
+
+    def __init__(self, args: Args):
+        self.threads, self.pool, self.slots = args.threads, ThreadPoolExecutor(args.workers), queue.Queue()
+        cores = sorted(os.sched_getaffinity(0)) if args.pin_cores and hasattr(os, "sched_setaffinity") else None
+        for slot in range(args.workers):
+            self.slots.put([cores[(slot * args.threads + i) % len(cores)] for i in range(args.threads)] if cores else None)
+
+    def _work(self, run: Run, attempt: int) -> int:
+        cpus = self.slots.get()
+        try:
+            return execute(run, attempt, self.threads, cpus)
+        finally:
+            self.slots.put(cpus)
+
+    def submit(self, run: Run, attempt: int):
+        return self.pool.submit(self._work, run, attempt)
+
+    def poll(self, future) -> tuple[Optional[int], str]:
+        if not future.done():
+            return None, ""
+        if future.exception() is not None:
+            return -1, f"; {type(future.exception()).__name__}: {future.exception()}"
+        return future.result(), ""
+
+    def stop(self, futures) -> None:
+        for proc in list(CHILDREN):
+            proc.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class SubmititLauncher:
+    """One submitit job per run attempt: Slurm, or submitit's local executor (same path up to the scheduler)."""
+
+    def __init__(self, args: Args, sweep_dir: Path):
+        import submitit
+
+        cluster = "slurm" if args.launcher == "slurm" else "local"
+        self.executor = submitit.AutoExecutor(folder=sweep_dir / "submitit", cluster=cluster)
+        self.executor.update_parameters(name=f"benchmark-{sweep_dir.name}", timeout_min=args.slurm_time, nodes=1,
+                                        tasks_per_node=1, cpus_per_task=args.threads,
+                                        slurm_partition=args.slurm_partition,
+                                        slurm_gpus_per_task=args.slurm_gpus_per_task or None)
+        self.threads = args.threads
+
+    def submit(self, run: Run, attempt: int):
+        return self.executor.submit(execute, run, attempt, self.threads)
+
+    def poll(self, job) -> tuple[Optional[int], str]:
+        if not job.done():
+            return None, ""
+        try:
+            return job.result(), ""
+        except Exception as err:  # the job itself failed: time limit, preemption, node failure
+            return -1, f"; {type(err).__name__}, submitit log: {job.paths.stderr}"
+
+    def stop(self, jobs) -> None:
+        for job in jobs:
+            job.cancel(check=False)
+
+
+def stderr_tail(run: Run, lines: int = 5) -> str:
+    path = Path(run.dir) / "stderr.log"
+    tail = path.read_text(errors="replace").splitlines()[-lines:] if path.is_file() else []
+    return f"stderr: {path}\n" + "".join(f"    | {line}\n" for line in tail)
+
+
+def duration(seconds: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(seconds)) if seconds < 86400 else f"{seconds / 86400:.1f} days"
+
+
+def main() -> int:
+    args = tyro.cli(Args, args=shield_flag_values(sys.argv[1:]), description=__doc__.split("\n")[0])
+    sweep_dir = Path(args.sweep_dir).resolve()
+    runs = expand(args, sweep_dir)
+    todo, device = [], ("--cuda", "--no-cuda")  # a finished run counts whichever device it ran on
+    for run in runs:
+        flags = recorded_flags(run)
+        if flags is None:
+            todo.append(run)
+        elif [f for f in flags if f not in device] != [f for f in run.flags if f not in device]:
+            fail(f"{run.dir} finished with other flags ({shlex.join(flags)}); use another --sweep-dir for other settings")
+    if args.dry_run:
+        for run in runs:
+            state = "to run" if run in todo else "finished"
+            print(f"{run.name} [{state}]: python {run.script} {shlex.join(run.flags)}")
+        return 0
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / "commands.txt", "a") as log:
+        log.write(f"{time.ctime()}: {shlex.join([sys.executable, *sys.argv])}\n")
+    for run in todo:  # a folder without the marker is what an interrupted sweep left: start afresh
+        shutil.rmtree(run.dir, ignore_errors=True)
+    total, done, failed = len(runs), len(runs) - len(todo), []
+    print(f"{total} runs in {sweep_dir}: {done} already finished, {len(todo)} to run ({args.launcher}, "
+          f"{args.workers} at once)", flush=True)
+
+    launcher = LocalLauncher(args) if args.launcher == "local" else SubmititLauncher(args, sweep_dir)
+    pending, active, seconds, start = deque((run, 1) for run in todo), {}, [], time.time()
+    previous_handler = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM: stop like Ctrl-C
+    try:
+        while pending or active:
+            while pending and len(active) < args.workers:
+                run, attempt = pending.popleft()
+                active[launcher.submit(run, attempt)] = (run, attempt, time.time())
+            changed = False
+            for handle in list(active):
+                returncode, note = launcher.poll(handle)
+                if returncode is None:
+                    continue
+                run, attempt, started = active.pop(handle)
+                changed = True
+                if returncode == 0:
+                    done += 1
+                    seconds.append(time.time() - started)
+                elif attempt == 1:
+                    print(f"FAILED (exit {returncode}{note}), retrying once: {run.name}\n{stderr_tail(run)}", end="")
+                    pending.append((run, 2))
+                else:
+                    failed.append(run)
+                    print(f"FAILED again (exit {returncode}{note}), giving up: {run.name}\n{stderr_tail(run)}", end="")
+            if changed:
+                left = len(pending) + len(active)
+                eta = duration(sum(seconds) / len(seconds) * left / args.workers) if seconds and left else "?"
+                print(f"[{duration(time.time() - start)}] {done}/{total} done, {len(failed)} failed, {len(active)} running,"
+                      f" {len(pending)} queued; ETA {eta if left else '0'}", flush=True)
+            time.sleep(0.2 if args.launcher == "local" else 2.0)
+    except KeyboardInterrupt:
+        launcher.stop(list(active))
+        print(f"interrupted: {done}/{total} runs finished; run the same command again to resume", flush=True)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    if failed:
+        print(f"{len(failed)} of {total} runs failed twice:\n" + "".join(f"  {run.dir}/stderr.log\n" for run in failed))
+        return 1
+    print(f"all {total} runs finished: {sweep_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""benchmark.py (the sweep runner) and plot.py (figure + table of a sweep): the issue's acceptance command on the real
+scripts with a tiny budget, resuming after a kill, retry and report of failed runs, the submitit path (its local
+executor), bad input, and plot.py's statistics on runs with known values. Fake training scripts keep it fast."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, import_script
+
+TINY = ["--obs-type", "state", "--total-timesteps", "1600", "--common", "--num-envs 4 --num-steps 100"]  # 4 iterations
+
+FAKE = textwrap.dedent("""
+    import json, os, sys, time
+    seed = int(sys.argv[sys.argv.index("--seed") + 1])
+    log = os.environ["FAKE_LOG"]
+    with open(log, "a") as f:
+        f.write(f"start {seed} {os.getpid()}\\n")
+    with open("fake.json", "w") as f:
+        json.dump({"argv": sys.argv[1:], "cwd": os.getcwd(), "omp": os.environ.get("OMP_NUM_THREADS")}, f)
+    time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+    flaky = os.path.join(os.path.dirname(log), f"flaky{seed}")
+    if str(seed) in os.environ.get("FAKE_FLAKY", "").split() and not os.path.exists(flaky):
+        open(flaky, "w").close()
+        sys.exit(2)
+    if str(seed) in os.environ.get("FAKE_FAIL", "").split():
+        print(f"boom in seed {seed}", file=sys.stderr)
+        sys.exit(1)
+    with open(log, "a") as f:
+        f.write(f"end {seed}\\n")
+""")
+
+
+def benchmark(args, cwd, env=None, timeout=300):
+    return subprocess.run([sys.executable, str(ROOT / "benchmark.py"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def plot(args, cwd, timeout=120):
+    return subprocess.run([sys.executable, str(ROOT / "plot.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def fake(tmp_path):
+    """A fake training script, the log it appends 'start SEED PID' / 'end SEED' to, and the env it reads."""
+    script = tmp_path / "fake.py"
+    script.write_text(FAKE)
+    log = tmp_path / "fake.log"
+    log.touch()
+    env = dict(os.environ, FAKE_LOG=str(log))
+    return script, log, env
+
+
+def starts(log, seed):
+    return sum(line.startswith(f"start {seed} ") for line in log.read_text().splitlines())
+
+
+def test_sweep_of_real_scripts_then_plot(tmp_path):
+    """The issue's acceptance command (tiny budget): 4 runs in 2 workers, each in its own folder; plot.py draws them;
+    the same command again runs nothing."""
+    sweep = tmp_path / "sweep"
+    command = ["--scripts", "ppo_pixmc.py", "ppo_pixmc_mimex.py", "--tasks", "FrankaReach", "--seeds", "1", "2",
+               *TINY, "--workers", "2", "--sweep-dir", str(sweep)]
+    result = benchmark(command, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4/4 done, 0 failed" in result.stdout and "ETA" in result.stdout
+    names = {f"{s}__FrankaReach__seed{seed}" for s in ("ppo_pixmc", "ppo_pixmc_mimex") for seed in (1, 2)}
+    assert {p.name for p in sweep.iterdir() if p.is_dir()} == names
+    for name in names:
+        run_dir = sweep / name
+        assert (run_dir / "finished.json").is_file() and "global_step=" in (run_dir / "stdout.log").read_text()
+        info = json.loads((run_dir / "run.json").read_text())
+        assert info["method"] == name.split("__")[0] and info["seed"] == int(name[-1])
+        assert {"--no-cuda", "--num-envs", "--obs-type"} <= set(info["flags"])
+        (tb,) = (run_dir / "runs").iterdir()  # the script's runs/ landed in its run folder
+        assert tb.name.startswith(f"FrankaReach__{info['method']}__{info['seed']}__") and any(tb.glob("events.out.*"))
+    assert not (tmp_path / "runs").exists()
+
+    again = benchmark(command, tmp_path)
+    assert again.returncode == 0 and "4 already finished, 0 to run" in again.stdout
+
+    result = plot([str(sweep), "--out", str(tmp_path / "fig" / "fig.png"), "--intrinsic"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    png, svg, md = (tmp_path / "fig" / f"fig{suffix}" for suffix in (".png", ".svg", ".md"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and svg.read_text().lstrip().startswith("<?xml")
+    table = md.read_text()
+    assert re.search(r"\| FrankaReach \| noise \(PPO\) \| 2 \| \d\.\d\d \[", table)
+    assert re.search(r"\| FrankaReach \| MIMEx \| 2 \| \d\.\d\d \[", table)
+    assert re.search(r"\| MIMEx \| 1 \| 2 \| ", table)  # the over-tasks block: 1 task, 2 runs
+
+
+def test_killed_sweep_resumes_with_the_missing_runs_only(tmp_path, fake):
+    script, log, env = fake
+    sweep = tmp_path / "sweep"
+    command = ["--scripts", str(script), "--tasks", "T", "--seeds", "1", "2", "3", "--sweep-dir", str(sweep)]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmark.py"), *command], cwd=tmp_path, text=True,
+                            env=dict(env, FAKE_SLEEP="1.5"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while starts(log, 2) == 0 and time.time() < deadline:  # seed 1 finished, seed 2 is running
+        time.sleep(0.05)
+    assert (sweep / "fake__T__seed1" / "finished.json").is_file()
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130 and "interrupted: 1/3 runs finished" in output, output
+    killed_pid = int(log.read_text().splitlines()[-1].split()[2])
+    for _ in range(50):  # the interrupted training process went with it
+        try:
+            os.kill(killed_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the child {killed_pid} of the killed sweep still runs")
+    assert not (sweep / "fake__T__seed2" / "finished.json").exists() and "end 2" not in log.read_text()
+    finished = sweep / "fake__T__seed1" / "finished.json"
+    stamp = finished.stat().st_mtime_ns, finished.read_text()
+    (sweep / "fake__T__seed2" / "stale.txt").write_text("left by the killed sweep")
+
+    result = benchmark(command, tmp_path, env=dict(env, FAKE_SLEEP="0"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 runs in" in result.stdout and "1 already finished, 2 to run" in result.stdout
+    assert (finished.stat().st_mtime_ns, finished.read_text()) == stamp  # untouched
+    assert starts(log, 1) == 1 and starts(log, 2) == 2 and starts(log, 3) == 1
+    assert all((sweep / f"fake__T__seed{s}" / "finished.json").is_file() for s in (2, 3))
+    assert not (sweep / "fake__T__seed2" / "stale.txt").exists()  # the half-written folder was cleared
+    recorded = json.loads((sweep / "fake__T__seed3" / "fake.json").read_text())  # local worker: cwd, threads, flags
+    assert recorded["cwd"] == str(sweep / "fake__T__seed3") and recorded["omp"] == "1"
+    assert recorded["argv"] == ["--task", "T", "--seed", "3", "--no-cuda"]
+
+
+def test_failed_run_is_retried_once_and_reported(tmp_path, fake):
+    script, log, env = fake
+    sweep = tmp_path / "sweep"
+    result = benchmark(["--scripts", str(script), "--tasks", "T", "--seeds", "1", "2", "3", "--workers", "2",
+                        "--sweep-dir", str(sweep)], tmp_path, env=dict(env, FAKE_FAIL="2", FAKE_FLAKY="3"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = sweep / "fake__T__seed2"
+    assert starts(log, 1) == 1 and starts(log, 2) == 2 and starts(log, 3) == 2
+    assert "FAILED (exit 1), retrying once: fake__T__seed2" in result.stdout
+    assert "FAILED (exit 2), retrying once: fake__T__seed3" in result.stdout
+    assert "FAILED again (exit 1), giving up: fake__T__seed2" in result.stdout and "| boom in seed 2" in result.stdout
+    assert f"1 of 3 runs failed twice:\n  {failed}/stderr.log" in result.stdout
+    assert "boom in seed 2" in (failed / "stderr.attempt1.log").read_text() and not (failed / "finished.json").exists()
+    assert (sweep / "fake__T__seed3" / "finished.json").is_file()  # the flaky run passed its retry
+    assert json.loads((sweep / "fake__T__seed3" / "finished.json").read_text())["attempt"] == 2
+
+
+def test_submitit_local_executor(tmp_path, fake):
+    """The Slurm path up to the scheduler: one run through submitit's local executor."""
+    script, log, env = fake
+    sweep = tmp_path / "sweep"
+    result = benchmark(["--scripts", str(script), "--tasks", "T", "--seeds", "4", "--launcher", "submitit-local",
+                        "--threads", "2", "--cuda", "--sweep-dir", str(sweep)], tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = sweep / "fake__T__seed4"
+    assert (run_dir / "finished.json").is_file() and starts(log, 4) == 1
+    recorded = json.loads((run_dir / "fake.json").read_text())
+    assert recorded == {"argv": ["--task", "T", "--seed", "4", "--cuda"], "cwd": str(run_dir), "omp": "2"}
+    assert any((sweep / "submitit").glob("*_result.pkl"))  # it went through submitit
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scripts", "no_such_script.py"], "unknown script 'no_such_script.py'"),
+    (["--seeds"], "--seeds is empty"),
+    (["--tasks", "FrankaReach", "--task-flags", "KukaPick: --total-timesteps 10"], "--task-flags 'KukaPick: "),
+])
+def test_bad_input_fails_fast(tmp_path, args, message):
+    result = benchmark([*args, "--sweep-dir", str(tmp_path / "sweep")], tmp_path)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_plot_statistics_and_bad_input(tmp_path):
+    """Runs with known final values (no run.json: methods from the scripts' run names), DrQ-v2's eval return."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    finals = {"drqv2_dmc_mimex": [100.0, 200.0, 300.0, 1000.0], "other_method": [50.0, 50.0]}
+    for method, values in finals.items():
+        for seed, final in enumerate(values, start=1):
+            writer = SummaryWriter(str(tmp_path / "runs" / f"cartpole_swingup__{method}__{seed}__1000"))
+            for step in range(0, 10_001, 1000):  # 0 until 5,000 frames, then the final value
+                writer.add_scalar("eval/episodic_return", final if step > 5000 else 0.0, step)
+            writer.close()
+    unfinished = tmp_path / "runs" / "half" / "runs" / "cartpole_swingup__unfinished__1__1"
+    writer = SummaryWriter(str(unfinished))
+    writer.add_scalar("eval/episodic_return", 1.0, 0)
+    writer.close()
+    (tmp_path / "runs" / "half" / "run.json").write_text(json.dumps({"method": "unfinished", "task": "cartpole_swingup",
+                                                                     "seed": 1}))
+    result = plot([str(tmp_path / "runs"), "--out", "dmc.png", "--final-window", "4000"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = (tmp_path / "dmc.md").read_text()
+    assert "skipped 1 TensorBoard folders" in result.stdout and "unfinished" not in table
+    assert "| cartpole_swingup | DrQ-v2 + MIMEx | 4 | 400.0 [" in table  # the mean over seeds
+    assert re.search(r"\| cartpole_swingup \| DrQ-v2 \+ MIMEx \| 4 \| 400\.0 \[[\d.]+, [\d.]+\] \| 250\.0 \[", table)  # IQM
+    assert "| cartpole_swingup | other_method | 2 | 50.0 [50.0, 50.0] | 50.0 [50.0, 50.0] |" in table
+    assert (tmp_path / "dmc.png").is_file() and (tmp_path / "dmc.svg").is_file()
+
+    missing = plot([str(tmp_path / "no_such_sweep")], tmp_path)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+    stats = import_script("plot")
+    assert stats.iqm(np.array([0.0, 1, 2, 3, 4, 5, 6, 100])) == 3.5  # 2 cut from each end
+    rng = np.random.default_rng(0)
+    low, high = stats.stratified_bootstrap([np.array([1.0, 3.0]), np.array([10.0, 10.0])], np.mean, 500, rng)
+    assert 5.5 <= low < 6.0 < high <= 6.5  # only the first task's seeds vary: 5.5 ... 6.5
+    band = stats.bootstrap_band(np.array([[0.0, 1.0, np.nan], [2.0, 1.0, 4.0]]), 500, rng)
+    assert band[0, 0] == 0.0 and band[1, 0] == 2.0 and band[0, 1] == band[1, 1] == 1.0 and band[0, 2] == 4.0
+    assert np.allclose(stats.smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1, 2, 4, 6])
