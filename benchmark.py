@@ -149,13 +149,14 @@ def expand(args: Args, sweep_dir: Path) -> list[Run]:
         if getattr(args, name) is not None:
             common += ["--" + name.replace("_", "-"), str(getattr(args, name))]
     common += split_flags(args.common, "--common")
-    runs = []
-    for script in map(resolve_script, args.scripts):
+    runs = []  # seed-major order: a sweep stopped halfway has compared every method on the same first seeds
+    scripts = [resolve_script(script) for script in args.scripts]
+    for seed in args.seeds:
         for task in args.tasks:
             for extra in args.extra:
                 words = split_flags(extra, "--extra")
-                method = " ".join([script.stem, shlex.join(words)]).strip()
-                for seed in args.seeds:
+                for script in scripts:
+                    method = " ".join([script.stem, shlex.join(words)]).strip()
                     name = "__".join(filter(None, [script.stem, task, folder_name(words), f"seed{seed}"]))
                     flags = ["--task", task, "--seed", str(seed), *common, *per_task[task], *words]
                     runs.append(Run(name, method, str(script), task, seed, shlex.join(words), flags, str(sweep_dir / name)))
