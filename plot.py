@@ -224,7 +224,8 @@ def figure(runs: list[Run], tasks: list[str], metrics: dict, style: dict, args: 
             draw(ax, task_runs, INTRINSIC, style, args, rng, log=True)
             ax.set(title=f"{task}: intrinsic reward", xlabel=unit, ylabel="r_i (raw, rollout mean)")
     handles = {label.split(" (n=")[0]: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
+    per_row = max(2, min(5, 2 * cols))  # a one-panel figure is ~4 inches wide: two labels a row fit
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), per_row), frameon=False)
     return fig
 
 
