@@ -69,8 +69,9 @@ def reach_actions(sim: BatchedSim, gain: float = 1.0) -> np.ndarray:
 FRANKA_TOP_GRASP = np.array([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]])
 
 
-class FrankaPickScript:
-    """Open, hover above the cube, descend, close, lift to the goal height (or carry to a goal)."""
+class PhasedScript:
+    """A controller that walks each env through numbered phases (`phase`, with a step `timer` per phase); call
+    `reset(envs)` with the envs whose episodes ended so that they start again from phase 0."""
 
     def __init__(self, sim: BatchedSim):
         self.sim = sim
@@ -80,6 +81,10 @@ class FrankaPickScript:
     def reset(self, envs) -> None:
         self.phase[envs] = 0
         self.timer[envs] = 0
+
+
+class FrankaPickScript(PhasedScript):
+    """Open, hover above the cube, descend, close, lift to the goal height (or carry to a goal)."""
 
     def __call__(self) -> np.ndarray:
         sim = self.sim
@@ -134,21 +139,15 @@ for _finger in range(3):
 KUKA_HOOK[12] = 0.3  # thumb rotation at its lower limit
 
 
-class CabinetScript:
+class CabinetScript(PhasedScript):
     """Open the top drawer. Franka: grip the handle bar between the fingers (they close vertically, as
     "around_handle" rewards) and pull. Kuka: curl index/middle/ring into a hook, lower the fingertips into
     the slot behind the bar, and pull. Both come in from in front of and above the handle first (the
     straight path from the start pose crosses the handle)."""
 
     def __init__(self, sim: BatchedSim):
-        self.sim = sim
+        super().__init__(sim)
         self.franka = sim.robot.name == "franka"
-        self.phase = np.zeros(sim.num_envs, dtype=np.int64)
-        self.timer = np.zeros(sim.num_envs, dtype=np.int64)
-
-    def reset(self, envs) -> None:
-        self.phase[envs] = 0
-        self.timer[envs] = 0
 
     def _waypoints(self, handle: np.ndarray) -> list:
         """(target of the grasp point, hand posture, tolerance, step limit) per phase; the last one is the pull."""
@@ -230,7 +229,7 @@ def kuka_grasp_rotation(cube_x: float) -> np.ndarray:
     return np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]]) @ KUKA_PALM_DOWN
 
 
-class KukaPickScript:
+class KukaPickScript(PhasedScript):
     """KukaPick / KukaMove: hover above the cube with the digits open, descend until the fingertips and the thumb
     tip straddle the cube's middle, close (the arm holds still), lift to the goal height (or carry to the goal).
 
@@ -243,15 +242,9 @@ class KukaPickScript:
     CARRY_ROTATION_WEIGHT = 0.1  # while carrying, position comes before orientation (far, high goals: edge of reach)
 
     def __init__(self, sim: BatchedSim):
-        self.sim = sim
-        self.phase = np.zeros(sim.num_envs, dtype=np.int64)
-        self.timer = np.zeros(sim.num_envs, dtype=np.int64)
+        super().__init__(sim)
         self.hold = np.zeros((sim.num_envs, 3))  # the grip point's target while closing
         self.rotation = np.tile(KUKA_PALM_DOWN, (sim.num_envs, 1, 1))
-
-    def reset(self, envs) -> None:
-        self.phase[envs] = 0
-        self.timer[envs] = 0
 
     def __call__(self) -> np.ndarray:
         sim = self.sim

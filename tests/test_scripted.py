@@ -30,14 +30,9 @@ def test_inverse_kinematics_reaches_the_goal(make_envs, task):
     assert _run(envs, lambda: reach_actions(envs.sim)).tolist() == [1, 1, 1, 1]
 
 
-def test_scripted_grasp_picks_the_cube(make_envs):
-    envs = make_envs("FrankaPick", num_envs=4, obs_type="state", seed=5)
-    script = FrankaPickScript(envs.sim)
-    assert _run(envs, script, on_done=script.reset).tolist() == [1, 1, 1, 1]
-
-
-def test_scripted_grasp_carries_the_cube_to_the_goal(make_envs):
-    envs = make_envs("FrankaMove", num_envs=4, obs_type="state", seed=5)
+@pytest.mark.parametrize("task", ["FrankaPick", "FrankaMove"])
+def test_scripted_grasp_lifts_or_carries_the_cube(make_envs, task):
+    envs = make_envs(task, num_envs=4, obs_type="state", seed=5)
     script = FrankaPickScript(envs.sim)
     assert _run(envs, script, on_done=script.reset).tolist() == [1, 1, 1, 1]
 
@@ -45,7 +40,7 @@ def test_scripted_grasp_carries_the_cube_to_the_goal(make_envs):
 @pytest.mark.parametrize("task", ["FrankaCabinet", "KukaCabinet"])
 def test_scripted_pull_opens_the_drawer(make_envs, task):
     """Franka grips the handle bar; Kuka hooks its fingers into the slot behind the bar (the original's handle
-    geometry: with the earlier 5 mm gap no Kuka finger fit, and KukaCabinet was never opened)."""
+    geometry; with the earlier 5 mm gap the same hook opened the drawer in only 2 of these 4 episodes)."""
     envs = make_envs(task, num_envs=4, obs_type="state", seed=5)
     script = CabinetScript(envs.sim)
     assert _run(envs, script, on_done=script.reset).sum() >= 3
