@@ -47,6 +47,8 @@ class Args:
     """path of a saved `.cleanrl_model`: evaluate it for `eval_episodes` episodes, print, exit (nothing is written)"""
     eval_episodes: int = 10
     """episodes of a deterministic (mean-action) evaluation"""
+    coverage_snapshots: tuple[int, ...] = (1_000_000, 4_000_000)
+    """env steps after which the coverage visit counts are kept (runs/{run_name}/coverage.npz: these and the last)"""
 
     # Environment
     task: Literal["FrankaReach", "FrankaCabinet", "FrankaPick", "FrankaMove",
@@ -141,6 +143,9 @@ class Args:
 # The authors' learning rate per task (configs/train/*SparsePixels.yaml of ToruOwO/mimex; the dense configs agree)
 LEARNING_RATES = {"FrankaReach": 1e-3, "FrankaCabinet": 1e-3, "FrankaPick": 1e-3, "FrankaMove": 1.5e-3,
                   "KukaReach": 1.5e-3, "KukaCabinet": 5e-4, "KukaPick": 5e-4, "KukaMove": 5e-4}
+
+
+COVERAGE_PREFIX = {"hand": "", "object": "object_"}  # charts/coverage, charts/object_coverage, ...
 
 
 def check_args(args: Args) -> None:
@@ -570,9 +575,10 @@ if __name__ == "__main__":
     next_done = torch.zeros(args.num_envs, device=device)
     ep_return, ep_length = np.zeros(args.num_envs), np.zeros(args.num_envs, dtype=np.int64)
     video_frames, video_episode = [], 0
+    coverage_steps, coverage_counts = [], {part: [] for part in envs.coverage.counts}  # where the hand (object) went
 
     for iteration in range(1, args.num_iterations + 1):
-        finished = {"return": [], "length": [], "success": []}
+        finished = {"return": [], "length": [], "success": [], "terminated": [], "cells": {}}
 
         for step in range(0, args.num_steps):
             global_step += args.num_envs
@@ -609,6 +615,9 @@ if __name__ == "__main__":
                 finished["return"].append(ep_return[i])
                 finished["length"].append(ep_length[i])
                 finished["success"].append(float(infos["success"][i]))
+                finished["terminated"].append(float(terminations[i]))  # collision or fall, not the time limit
+                for part, cells in infos["episode_cells"].items():  # distinct grid cells of the episode
+                    finished["cells"].setdefault(part, []).append(cells[i])
                 ep_return[i], ep_length[i] = 0.0, 0
             if args.capture_video and done[0]:
                 if round(video_episode ** (1 / 3)) ** 3 == video_episode or video_episode % 1000 == 0:
@@ -622,6 +631,15 @@ if __name__ == "__main__":
             writer.add_scalar("charts/episodic_return", np.mean(finished["return"]), global_step)
             writer.add_scalar("charts/episodic_length", np.mean(finished["length"]), global_step)
             writer.add_scalar("charts/success_rate", np.mean(finished["success"]), global_step)
+            writer.add_scalar("charts/termination_rate", np.mean(finished["terminated"]), global_step)
+            for part, cells in finished["cells"].items():
+                writer.add_scalar(f"charts/{COVERAGE_PREFIX[part]}episode_coverage", np.mean(cells), global_step)
+        for part, share in envs.coverage.fraction().items():  # share of the grid's cells visited since the start
+            writer.add_scalar(f"charts/{COVERAGE_PREFIX[part]}coverage", share, global_step)
+        if any(global_step - args.batch_size < mark <= global_step for mark in args.coverage_snapshots):
+            coverage_steps.append(global_step)
+            for part, counts in envs.coverage.counts.items():
+                coverage_counts[part].append(counts.astype(np.uint32))
 
         # BONUS: one MIMEx pass over all the rollout's sequences: each step's intrinsic reward is its sequence's loss
         # BONUS: under the model before this rollout's update; then one optimiser step on their mean (the authors')
@@ -717,6 +735,12 @@ if __name__ == "__main__":
         writer.add_scalar("losses/bonus_loss", bonus_loss.item(), global_step)  # BONUS:
         print("SPS:", int(global_step / (time.time() - start_time)))
         writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+
+    coverage_steps.append(global_step)  # the visit counts at the snapshots and at the end, for heat maps
+    for part, counts in envs.coverage.counts.items():
+        coverage_counts[part].append(counts.astype(np.uint32))
+    with open(f"runs/{run_name}/coverage.npz", "wb") as f:
+        np.savez_compressed(f, steps=np.array(coverage_steps), **{p: np.stack(c) for p, c in coverage_counts.items()})
 
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"

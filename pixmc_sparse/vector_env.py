@@ -15,6 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from . import coverage
 from . import tasks as T
 from .sim import OBS_CLIP, SCENE_VIEW, BatchedSim
 
@@ -75,6 +76,10 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
       success           bool (N,) the outcome of episodes that ended this step (valid where `_success`)
       success_condition bool (N,) whether the task's success condition holds this step
       final_obs         last observation of episodes that ended this step (valid where `_final_obs`)
+      episode_cells     {part: int64 (N,)} distinct coverage cells of the episodes that ended this step (valid where
+                        `_success`): "hand", and "object" for tasks with a cube or drawer (see `coverage`)
+
+    `coverage` (a pixmc_sparse.coverage.Coverage) counts the cells every env has visited since it was made.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"], "render_fps": 60}
@@ -96,6 +101,10 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
         self.reward_scales = dict(self.sim.scales)
         self.max_episode_steps = self.sim.max_steps
         self.sim.reset()
+        shapes = {"hand": coverage.GRID}
+        if self.sim.task.has_cube or self.sim.task.kind == "cabinet":
+            shapes["object"] = coverage.GRID if self.sim.task.has_cube else (coverage.OPENING_BINS,)
+        self.coverage = coverage.Coverage(self.num_envs, shapes)
         self.single_observation_space = _single_obs_space(self.sim)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.single_action_space = spaces.Box(-1.0, 1.0, shape=(self.sim.ndof,), dtype=np.float32)
@@ -113,7 +122,20 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
             self.sim.seed(seed)
             self.action_space.seed(seed)
         self.sim.reset()
+        self.coverage.end()
+        self.coverage.visit(self._cells())
         return self.sim.observation(), {"success_condition": self.sim.success_condition()}
+
+    def _cells(self, envs=None) -> dict:
+        """The coverage cells each env (of all, or of `envs`) is in now."""
+        sim = self.sim
+        rows = slice(None) if envs is None else envs
+        cells = {"hand": coverage.grid_cells(sim.hand()[rows])}
+        if sim.task.has_cube:
+            cells["object"] = coverage.grid_cells(sim.point("cube")[rows])
+        elif sim.task.kind == "cabinet":
+            cells["object"] = coverage.opening_cells(sim.opening[rows])
+        return cells
 
     def step_without_reset(self, actions):
         """`step` without the autoreset: move the targets, step the physics, score the new state. Returns
@@ -131,8 +153,9 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
         terminated = sim.arm_collision() | sim.cube_fell()
         truncated = (sim.elapsed >= sim.max_steps) & ~terminated
         done = terminated | truncated
-        info = {"reward_terms": terms, "success_condition": cond,
-                "success": sim.succeeded & done, "_success": done.copy()}
+        self.coverage.visit(self._cells())
+        info = {"reward_terms": terms, "success_condition": cond, "success": sim.succeeded & done,
+                "_success": done.copy(), "episode_cells": self.coverage.end(np.flatnonzero(done))}
         return sim.observation(), reward, terminated, truncated, info
 
     def step(self, actions):
@@ -141,6 +164,7 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
         if done.any():  # SAME_STEP autoreset: keep the last observation, reset, observe again
             info["final_obs"], info["_final_obs"] = obs, done.copy()
             self.sim.reset(np.flatnonzero(done))
+            self.coverage.visit(self._cells(np.flatnonzero(done)), np.flatnonzero(done))
             obs = self.sim.observation()
         return obs, reward, terminated, truncated, info
 

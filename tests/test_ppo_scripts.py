@@ -25,7 +25,8 @@ BONUS = {"ppo_pixmc_mimex": "mimex", "ppo_pixmc_icm": "icm", "ppo_pixmc_rnd": "r
 SCRIPTS = ["ppo_pixmc", *BONUS]
 PPO_TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/success_rate", "charts/SPS",
             "charts/learning_rate", "losses/value_loss", "losses/policy_loss", "losses/entropy",
-            "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"}
+            "losses/approx_kl", "losses/clipfrac", "losses/explained_variance", "charts/termination_rate",
+            "charts/coverage", "charts/episode_coverage"}
 BONUS_TAGS = {"charts/intrinsic_reward", "charts/intrinsic_reward_scaled", "losses/bonus_loss"}
 RECORDED = pathlib.Path(__file__).with_name("regression_values.json")
 
@@ -58,6 +59,26 @@ def test_smoke_run_logs_every_tag_with_finite_values(runs, script, obs):
         scaled = dict(scalars["charts/intrinsic_reward_scaled"])
         for step, raw in scalars["charts/intrinsic_reward"]:
             assert scaled[step] == pytest.approx(0.05 * raw, rel=1e-4)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_coverage_is_logged_and_its_visit_counts_saved(runs, script):
+    """Termination rate 0 exactly where every episode ran to the time limit (199 steps on FrankaReach); coverage grows;
+    the saved visit counts hold every state: 4 envs x (1 reset + 400 steps) + one first state per ended episode
+    (>= 2 per env: 400 steps hold two 199-step episodes)."""
+    import numpy as np
+
+    _, run_dir, scalars = runs[(script, "state")]
+    lengths = dict(scalars["charts/episodic_length"])
+    assert [rate == 0 for _, rate in scalars["charts/termination_rate"]] == [
+        lengths[step] == 199 for step, _ in scalars["charts/termination_rate"]]
+    shares = [v for _, v in scalars["charts/coverage"]]
+    assert len(shares) == 4 and 0 < shares[0] <= shares[-1] < 1 and shares == sorted(shares)
+    assert all(v >= 1 for _, v in scalars["charts/episode_coverage"])
+    saved = np.load(run_dir / "coverage.npz")
+    assert saved["steps"].tolist() == [1600] and set(saved.files) == {"steps", "hand"}
+    assert saved["hand"][-1].sum() >= 4 * (1 + 400 + 2)
+    assert np.count_nonzero(saved["hand"][-1]) / saved["hand"][-1].size == pytest.approx(shares[-1], rel=1e-6)
 
 
 def test_pixel_runs_are_deterministic(runs, tmp_path):
