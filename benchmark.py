@@ -4,13 +4,17 @@
         --total-timesteps 300000 --extra "" "--beta 0.5" --workers 2 [--launcher slurm --slurm-partition gpu --cuda]
 
 A run is started in `{sweep_dir}/{script}__{task}[__{extra flags}]__seed{seed}/` (its `runs/` lands there, next to its
-stdout.log, stderr.log and run.json); finished.json is written there after exit code 0. The same command again skips
-finished runs and reruns the rest from scratch. A failed run is retried once, then reported (exit code 1).
+stdout.log, stderr.log and run.json); finished.json is written there after exit code 0, and the run's data (its
+scalars, the coverage visit counts, the command and the code's commit) to `{results_dir}/{the same name}.npz`, a
+compact file to commit. The same command again skips finished runs and runs whose data file exists, and reruns the
+rest from scratch. A failed run is retried once, then reported (exit code 1).
 """
 
 import json
 import os
+import platform
 import queue
+import re
 import shlex
 import shutil
 import signal
@@ -19,14 +23,20 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional
 
+import numpy as np
 import tyro
 
 REPO = Path(__file__).resolve().parent
 FINISHED = "finished.json"
+# What a run's data file keeps of its TensorBoard log: the tags that plot.py and benchmarks/results_page.py read
+EXPORTED_TAGS = ("charts/success_rate", "charts/episodic_return", "charts/episodic_length", "charts/termination_rate",
+                 "charts/coverage", "charts/episode_coverage", "charts/object_coverage",
+                 "charts/object_episode_coverage", "charts/intrinsic_reward", "charts/intrinsic_reward_scaled",
+                 "losses/entropy", "charts/SPS", "eval/episodic_return")
 CHILDREN = set()  # the training processes this file started and has not seen exit (local launcher)
 
 
@@ -54,6 +64,10 @@ class Args:
     """if toggled, the runs get --cuda (use the GPU); else --no-cuda"""
     sweep_dir: str = "sweeps/default"
     """the sweep folder: one subfolder per run, plus submitit/ (job logs) and commands.txt (every invocation)"""
+    results_dir: Optional[str] = None
+    """where each finished run's data file goes (default: results/{name of the sweep folder} in this repository)"""
+    export_only: bool = False
+    """if toggled, write the data files of finished runs that lack one, and exit (runs nothing, deletes nothing)"""
     launcher: Literal["local", "slurm", "submitit-local"] = "local"
     """local: worker processes here; slurm: one Slurm job per run (submitit); submitit-local: submitit's local executor"""
     workers: int = 1
@@ -83,6 +97,8 @@ class Run:
     extra: str
     flags: list[str]  # the script's command line
     dir: str
+    data: str  # the run's data file (results_dir / f"{name}.npz")
+    command: str  # the benchmark.py command that started the sweep
 
 
 def shield_flag_values(argv: list[str]) -> list[str]:
@@ -132,7 +148,7 @@ def folder_name(words: list[str]) -> str:
     return "_".join(groups)
 
 
-def expand(args: Args, sweep_dir: Path) -> list[Run]:
+def expand(args: Args, sweep_dir: Path, results_dir: Path, command: str = "") -> list[Run]:
     for name in ("scripts", "tasks", "seeds", "extra"):
         if not getattr(args, name):
             fail(f"--{name.replace('_', '-')} is empty: give at least one value")
@@ -159,7 +175,8 @@ def expand(args: Args, sweep_dir: Path) -> list[Run]:
                     method = " ".join([script.stem, shlex.join(words)]).strip()
                     name = "__".join(filter(None, [script.stem, task, folder_name(words), f"seed{seed}"]))
                     flags = ["--task", task, "--seed", str(seed), *common, *per_task[task], *words]
-                    runs.append(Run(name, method, str(script), task, seed, shlex.join(words), flags, str(sweep_dir / name)))
+                    runs.append(Run(name, method, str(script), task, seed, shlex.join(words), flags, str(sweep_dir / name),
+                                    str(results_dir / f"{name}.npz"), command))
     names = [run.name for run in runs]
     if len(set(names)) < len(names):
         fail(f"two runs share a folder name ({sorted({n for n in names if names.count(n) > 1})[0]}): duplicate values?")
@@ -167,9 +184,96 @@ def expand(args: Args, sweep_dir: Path) -> list[Run]:
 
 
 def recorded_flags(run: Run) -> Optional[list[str]]:
-    """The command line a finished run was started with (None: not finished)."""
+    """The command line a finished run was started with (None: not finished): from its data file, else its folder."""
+    if Path(run.data).is_file():
+        return read_run_data(run.data)["meta"]["flags"]
     path = Path(run.dir) / FINISHED
     return json.loads(path.read_text())["flags"] if path.is_file() else None
+
+
+def code_commit(script: str) -> str:
+    """The commit of the git checkout that holds the script, "+dirty" if its tracked files differ from it."""
+    folder = str(Path(script).parent)
+    try:
+        commit = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + ("+dirty" if dirty else "")
+
+
+def machine_name() -> str:
+    """This machine's CPU model and the cores this process may use, e.g. "AMD EPYC, 2 cores"."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+               platform.processor() or platform.machine())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cpu}, {cores} cores"
+
+
+def sweep_command(sweep_dir: Path) -> str:
+    """The last benchmark.py command of a sweep folder's commands.txt (for runs started before run.json kept it)."""
+    path = sweep_dir / "commands.txt"
+    lines = path.read_text().strip().splitlines() if path.is_file() else []
+    return re.sub(r"^.*?: \S*python\S* ", "python ", lines[-1]) if lines else ""
+
+
+def read_scalars(tb_dir: Path, tags=None) -> dict:
+    """{tag: (steps int64, values float32)} of a TensorBoard folder (all tags, or those of `tags` it has)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tb_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags()["scalars"]:
+        if tags is None or tag in tags:
+            events = acc.Scalars(tag)
+            out[tag] = (np.array([e.step for e in events], np.int64), np.array([e.value for e in events], np.float32))
+    return out
+
+
+def export_run(run: Run) -> Path:
+    """Write a finished run's data file: meta (run.json + finished.json fields, the code's commit, the machine),
+    the EXPORTED_TAGS of its TensorBoard log and the coverage visit counts its script saved. Atomic (temp + rename)."""
+    run_dir, data = Path(run.dir), Path(run.data)
+    info = json.loads((run_dir / "run.json").read_text())
+    meta = dict(info, **json.loads((run_dir / FINISHED).read_text()), script=Path(info["script"]).name,
+                name=run.name, commit=info.get("commit") or code_commit(info["script"]),
+                command=info.get("command") or sweep_command(run_dir.parent),
+                machine=machine_name(),
+                exported=time.ctime())
+    meta.pop("dir", None), meta.pop("data", None)
+    arrays = {"meta": np.array(json.dumps(meta))}
+    tb_dirs = sorted({p.parent for p in (run_dir / "runs").rglob("events.out.tfevents.*")})
+    if tb_dirs:
+        for tag, (steps, values) in read_scalars(tb_dirs[-1], EXPORTED_TAGS).items():
+            arrays[f"scalars/{tag}/step"], arrays[f"scalars/{tag}/value"] = steps, values
+        coverage = tb_dirs[-1] / "coverage.npz"
+        if coverage.is_file():
+            with np.load(coverage) as saved:
+                arrays.update({f"coverage/{key}": saved[key] for key in saved.files})
+    data.parent.mkdir(parents=True, exist_ok=True)
+    tmp = data.with_name(data.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    os.replace(tmp, data)
+    return data
+
+
+def read_run_data(path) -> dict:
+    """A data file of export_run -> {"meta": dict, "scalars": {tag: (steps, values)}, "coverage": {key: array}}."""
+    with np.load(path) as z:
+        out = {"meta": json.loads(z["meta"].item()), "scalars": {}, "coverage": {}}
+        for key in z.files:
+            if key.startswith("scalars/") and key.endswith("/step"):
+                tag = key[len("scalars/"):-len("/step")]
+                out["scalars"][tag] = (z[key], z[f"scalars/{tag}/value"])
+            elif key.startswith("coverage/"):
+                out["coverage"][key[len("coverage/"):]] = z[key]
+    return out
 
 
 def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = None) -> int:
@@ -181,7 +285,8 @@ def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = No
                 os.replace(run_dir / f"{stream}.log", run_dir / f"{stream}.attempt{attempt - 1}.log")
         shutil.rmtree(run_dir / "runs", ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run.json").write_text(json.dumps(asdict(run), indent=1))
+    # vars, not asdict: in a submitit job the class comes through cloudpickle, and asdict then finds no fields
+    (run_dir / "run.json").write_text(json.dumps(dict(vars(run), commit=code_commit(run.script)), indent=1))
     n = str(threads)
     env = dict(os.environ, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, PYTHONUNBUFFERED="1")
     start = time.time()
@@ -200,6 +305,7 @@ def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = No
     if returncode == 0:
         marker = {"flags": run.flags, "attempt": attempt, "seconds": round(time.time() - start, 1), "finished": time.ctime()}
         (run_dir / FINISHED).write_text(json.dumps(marker, indent=1))
+        export_run(run)
     return returncode
 
 
@@ -278,7 +384,9 @@ def duration(seconds: float) -> str:
 def main() -> int:
     args = tyro.cli(Args, args=shield_flag_values(sys.argv[1:]), description=__doc__.split("\n")[0])
     sweep_dir = Path(args.sweep_dir).resolve()
-    runs = expand(args, sweep_dir)
+    results_dir = Path(args.results_dir).resolve() if args.results_dir else REPO / "results" / sweep_dir.name
+    command = shlex.join(["python", "benchmark.py", *sys.argv[1:]])
+    runs = expand(args, sweep_dir, results_dir, command)
     todo, device = [], ("--cuda", "--no-cuda")  # a finished run counts whichever device it ran on
     for run in runs:
         flags = recorded_flags(run)
@@ -290,6 +398,11 @@ def main() -> int:
         for run in runs:
             state = "to run" if run in todo else "finished"
             print(f"{run.name} [{state}]: python {run.script} {shlex.join(run.flags)}")
+        return 0
+    exported = [export_run(run) for run in runs if run not in todo and not Path(run.data).is_file()]
+    if exported or args.export_only:  # finished before this file wrote data files, or by an older version of it
+        print(f"wrote {len(exported)} data files to {results_dir}" + "".join(f"\n  {path}" for path in exported))
+    if args.export_only:
         return 0
     sweep_dir.mkdir(parents=True, exist_ok=True)
     with open(sweep_dir / "commands.txt", "a") as log:

@@ -1,16 +1,20 @@
-"""Plot a sweep of benchmark.py (or any folder with TensorBoard runs below it), like the paper's Fig. 3.
+"""Plot a sweep of benchmark.py (or any folder with TensorBoard runs or benchmark.py's run data files below it), like
+the paper's Fig. 3.
 
     python plot.py sweeps/default --out fig.png                 # fig.png, fig.svg and fig.md (the table)
+    python plot.py results/cpu_kukareach --out fig.png          # the committed data files of a sweep
     python plot.py sweeps/ablations --out ablations.png --intrinsic --filter "seq-len|^ppo_pixmc_mimex$"
 
 One panel per task: the success rate (PixMC) or the evaluation return (DrQ-v2) against env steps (frames), one line
 per method (script + extra flags): the mean over seeds and a 95 % bootstrap band (seeds resampled at each point of a
 common step grid, onto which each run's curve, smoothed over --smooth logged points, is interpolated). --intrinsic
-adds a row of charts/intrinsic_reward. The table: each run's metric averaged over its last --final-window steps, then
-per task and method the mean and IQM over seeds with 95 % bootstrap CIs, and per method the IQM over all tasks' runs
-with rliable's stratified bootstrap (seeds resampled within each task).
+adds a row of charts/intrinsic_reward, --rows a row per further tag (e.g. charts/coverage). The table: each run's
+metric averaged over its last --final-window steps, then per task and method the mean and IQM over seeds with 95 %
+bootstrap CIs, and per method the IQM over all tasks' runs with rliable's stratified bootstrap (seeds resampled within
+each task).
 """
 
+import dataclasses
 import json
 import math
 import re
@@ -25,19 +29,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tyro  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+from benchmark import read_run_data, read_scalars  # noqa: E402  (the run data files' format lives with their writer)
+
+DATA_FILE = re.compile(r".*__seed\d+\.npz$")  # benchmark.py's data file of one run: {run name}.npz
 
 
 @dataclass
 class Args:
     sweep_dir: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="SWEEP_DIR")]]
-    """the sweep folder of benchmark.py (or any folder with TensorBoard runs below it)"""
+    """the sweep folder of benchmark.py, a folder of its run data files (results/...), or any folder with TensorBoard
+    runs below it"""
     out: str = "fig.png"
     """the figure (PNG); the SVG and the markdown table get the same stem (fig.svg, fig.md)"""
     metric: Literal["auto", "charts/success_rate", "eval/episodic_return", "charts/episodic_return"] = "auto"
     """the curve: auto = charts/success_rate where a task's runs log it (PixMC), else eval/episodic_return (DrQ-v2)"""
     intrinsic: bool = False
     """if toggled, add a row of charts/intrinsic_reward (the methods that log it; log scale)"""
+    rows: list[str] = dataclasses.field(default_factory=list)
+    """further rows, one per tag (e.g. charts/coverage charts/termination_rate), below the metric's"""
     smooth: int = 5
     """moving average over this many logged points of each run, before interpolation (1: none)"""
     grid_points: int = 100
@@ -96,26 +106,26 @@ def load_runs(args: Args) -> list[Run]:
     if not root.is_dir():
         fail(f"sweep dir {args.sweep_dir!r} does not exist (or is not a folder)")
     tb_dirs = sorted({path.parent for path in root.rglob("events.out.tfevents.*")})
-    if not tb_dirs:
-        fail(f"no TensorBoard event files under {root}")
-    runs, skipped = {}, 0
+    data_files = sorted(path for path in root.rglob("*.npz") if DATA_FILE.match(path.name))
+    if not tb_dirs and not data_files:
+        fail(f"no TensorBoard event files or run data files (*__seed<n>.npz) under {root}")
+    found, skipped = [], 0  # (info, path, a function that loads the scalars)
+    for path in data_files:
+        found.append((read_run_data(path)["meta"], path, lambda path=path: read_run_data(path)["scalars"]))
     for tb_dir in tb_dirs:
         info = run_info(tb_dir, root)
         if info is None or (not info["finished"] and not args.include_unfinished):
             skipped += 1
             continue
+        found.append((info, tb_dir, lambda tb_dir=tb_dir: read_scalars(tb_dir)))
+    runs = {}
+    for info, path, load in found:
         if args.filter is not None and not re.search(args.filter, info["method"]):
             continue
-        acc = EventAccumulator(str(tb_dir), size_guidance={"scalars": 0})
-        acc.Reload()
-        scalars = {}
-        for tag in acc.Tags()["scalars"]:
-            events = acc.Scalars(tag)
-            scalars[tag] = (np.array([e.step for e in events], float), np.array([e.value for e in events], float))
         key = (info["method"], info["task"], int(info["seed"]))
         if key in runs:
-            print(f"warning: two runs of {key}: using {tb_dir}")
-        runs[key] = Run(*key, tb_dir, scalars)
+            print(f"warning: two runs of {key}: using {path}")
+        runs[key] = Run(*key, path, {tag: (np.asarray(s, float), np.asarray(v, float)) for tag, (s, v) in load().items()})
     if skipped:
         print(f"skipped {skipped} TensorBoard folders: unfinished runs (see --include-unfinished) or unknown names")
     if not runs:
@@ -202,10 +212,15 @@ def draw(ax, task_runs: list[Run], tag: str, style: dict, args: Args, rng, log: 
     ax.grid(alpha=0.3)
 
 
+ROW_LABELS = {INTRINSIC: ("intrinsic reward", "r_i (raw, rollout mean)"), "charts/coverage": ("coverage", "share of cells"),
+              "charts/termination_rate": ("termination rate", "share of ended episodes")}
+
+
 def figure(runs: list[Run], tasks: list[str], metrics: dict, style: dict, args: Args, rng):
+    extra = ([INTRINSIC] if args.intrinsic else []) + list(args.rows)
     cols = min(4, len(tasks))
     rows = math.ceil(len(tasks) / cols)
-    panel_rows = rows * (2 if args.intrinsic else 1)
+    panel_rows = rows * (1 + len(extra))
     fig, axes = plt.subplots(panel_rows, cols, figsize=(4.2 * cols, 3.3 * panel_rows), squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.set_axis_off()
@@ -218,11 +233,12 @@ def figure(runs: list[Run], tasks: list[str], metrics: dict, style: dict, args: 
         ax.set(title=task, xlabel=unit, ylabel=metrics[task].split("/")[-1].replace("_", " "))
         if metrics[task].endswith("success_rate"):
             ax.set_ylim(-0.03, 1.03)
-        if args.intrinsic:
-            ax = axes[rows + i // cols][i % cols]
+        for k, tag in enumerate(extra, start=1):
+            ax = axes[k * rows + i // cols][i % cols]
             ax.set_axis_on()
-            draw(ax, task_runs, INTRINSIC, style, args, rng, log=True)
-            ax.set(title=f"{task}: intrinsic reward", xlabel=unit, ylabel="r_i (raw, rollout mean)")
+            draw(ax, task_runs, tag, style, args, rng, log=tag == INTRINSIC)
+            title, ylabel = ROW_LABELS.get(tag, (tag.split("/")[-1].replace("_", " "), tag))
+            ax.set(title=f"{task}: {title}", xlabel=unit, ylabel=ylabel)
     handles = {label.split(" (n=")[0]: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
     per_row = max(2, min(5, 2 * cols))  # a one-panel figure is ~4 inches wide: two labels a row fit
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), per_row), frameon=False)

@@ -1,19 +1,25 @@
-"""Write docs/results.md from a finished sweep of benchmark.py: the commands, the machine, the wall time, the figure
-and table of plot.py, one row per run (first success, final success, intrinsic reward), and the pilot runs that chose
-the setting. Every number on the page comes from the sweep's files; the README's headline sentence too (it is
-rewritten between the `<!-- results-headline -->` markers).
+"""Write docs/results.md from the committed run data of benchmark.py (results/<sweep>/*.npz, one file per finished run):
+per experiment the commands, the code's commit, the machine, a figure (success rate, coverage and termination rate
+against env steps; plot.py), a table per method with 95 % bootstrap CIs over seeds, a top-down heat map of where the
+hand went, and one row per run. Every number on the page comes from those files; the README's headline sentence too (it
+is rewritten between the `<!-- results-headline -->` markers). Needs no run folder: a clean clone regenerates it.
 
-    python benchmarks/results_page.py sweeps/cpu_frankareach --pilot sweeps/pilot
+    python benchmarks/results_page.py results/cpu_kukareach_authors
+
+Per run: first success = the first logged step with a success rate > 0; 50 % success = the first logged step where the
+success rate, averaged over the last 5 logged iterations, reaches 0.5; AUC = the area under the success-rate curve over
+the run divided by its length (1: succeeding from the start); final = the mean success rate over the last 10 % of the
+run's env steps; coverage at 1M / 4M = charts/coverage interpolated there. A run that never got there counts with its
+length for the step figures (marked ">="), which makes those means lower bounds.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
-import platform
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -21,133 +27,252 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from run_summary import summarise  # noqa: E402
+from run_summary import mean_between  # noqa: E402
+
+import benchmark  # noqa: E402
+from plot import DATA_FILE, stratified_bootstrap  # noqa: E402
 
 LABEL = {"ppo_pixmc": "noise (PPO)", "ppo_pixmc_icm": "ICM", "ppo_pixmc_rnd": "RND", "ppo_pixmc_mimex": "MIMEx"}
 HEADLINE = re.compile(r"(<!-- results-headline -->)(.*?)(<!-- /results-headline -->)", re.S)
+HALF_WINDOW = 5  # logged iterations averaged for the 50 % success step
+COVERAGE_AT = (1_000_000, 4_000_000)
+BOOTSTRAP = 2000
 
 
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    import torch
-
-    cores = len(os.sched_getaffinity(0))
-    return f"{cpu}, {cores} cores, no GPU; Python {platform.python_version()}, torch {torch.__version__}"
-
-
-TAGS = ["charts/episodic_length", "losses/entropy"]  # averaged over the last `window` steps: how the policy behaves
+def load(folder: pathlib.Path) -> list:
+    """One dict per data file: its meta, scalars, coverage and the figures of `run_figures`."""
+    runs = []
+    for path in sorted(p for p in folder.glob("*.npz") if DATA_FILE.match(p.name)):
+        data = benchmark.read_run_data(path)
+        runs.append(dict(data["meta"], scalars=data["scalars"], coverage=data["coverage"], file=path,
+                         **run_figures(data["scalars"])))
+    return runs
 
 
-def runs_of(sweep: pathlib.Path, window: int) -> list:
-    """One dict per finished run: benchmark.py's run.json and finished.json, and run_summary's figures."""
-    out = []
-    for marker in sorted(sweep.glob("*/finished.json")):
-        info = json.loads((marker.parent / "run.json").read_text())
-        tb = next(marker.parent.glob("runs/*"))
-        steps = summarise(tb, window, [], (0, 0))["steps"]
-        out.append(dict(info, seconds=json.loads(marker.read_text())["seconds"],
-                        **summarise(tb, window, TAGS, (steps - window, steps))))
+def first_step(steps: np.ndarray, hit: np.ndarray):
+    return int(steps[np.argmax(hit)]) if hit.any() else None
+
+
+def run_figures(scalars: dict) -> dict:
+    length = int(scalars["charts/SPS"][0].max())
+    steps, success = scalars["charts/success_rate"]
+    trailing = np.convolve(success, np.ones(HALF_WINDOW), "full")[:len(success)] / np.minimum(
+        np.arange(1, len(success) + 1), HALF_WINDOW)
+    out = {"length": length, "first_success": first_step(steps, success > 0),
+           "half_success": first_step(steps, trailing >= 0.5),
+           "auc": float(np.trapezoid(success, steps) / (steps[-1] - steps[0])) if len(steps) > 1 else float("nan"),
+           "final": mean_between(scalars, "charts/success_rate", 0.9 * length, length),
+           "episode_length_final": mean_between(scalars, "charts/episodic_length", 0.9 * length, length),
+           "termination_first": mean_between(scalars, "charts/termination_rate", -1, 0.1 * length),
+           "termination_final": mean_between(scalars, "charts/termination_rate", 0.9 * length, length),
+           "r_i_first": float("nan"), "r_i_final": float("nan")}
+    if "charts/intrinsic_reward" in scalars:
+        out["r_i_first"] = mean_between(scalars, "charts/intrinsic_reward", -1, 0.1 * length)
+        out["r_i_final"] = mean_between(scalars, "charts/intrinsic_reward", 0.9 * length, length)
+    cov_steps, cov = scalars.get("charts/coverage", (np.zeros(0), np.zeros(0)))
+    for at in COVERAGE_AT + (length,):
+        out[f"coverage_{at}"] = float(np.interp(at, cov_steps, cov)) if len(cov) and cov_steps[-1] >= at else float("nan")
+    out["coverage_end"] = out.pop(f"coverage_{length}")
     return out
 
 
-def fmt_step(step) -> str:
-    return "never" if step is None else f"{step:,}"
+def method_order(method: str) -> tuple:
+    stem = method.split(" ")[0]
+    return (list(LABEL).index(stem) if stem in LABEL else len(LABEL), method)
 
 
-def per_run_table(runs: list) -> list:
-    lines = ["| method | task | seed | env steps | first success at | success, last 100k steps | r_i, first / last 10 % "
-             "| episode length, last 100k | entropy, last 100k | wall (min) |", "|---" * 10 + "|"]
-    for r in sorted(runs, key=lambda r: (list(LABEL).index(r["method"]) if r["method"] in LABEL else 9, r["task"], r["seed"])):
-        r_i = f"{r['r_i_first_10pct']:.4f} / {r['r_i_last_10pct']:.4f}" if "r_i_first_10pct" in r else "—"
-        lines.append(f"| {LABEL.get(r['method'], r['method'])} | {r['task']} | {r['seed']} | {r['steps']:,} "
-                     f"| {fmt_step(r['first_success'])} | {r['success_last_window']:.3f} | {r_i} "
-                     f"| {r[TAGS[0]]:.0f} | {r[TAGS[1]]:.1f} | {r['seconds'] / 60:.1f} |")
+def label(method: str) -> str:
+    stem, _, extra = method.partition(" ")
+    return f"{LABEL.get(stem, stem)} {extra}".strip()
+
+
+def fmt_step(step, length=None) -> str:
+    return f"never (< {length:,})" if step is None else f"{step:,}"
+
+
+def with_ci(values: list, digits: int = 2, scale: float = 1.0, prefix: str = "") -> str:
+    v = np.array([x for x in values if np.isfinite(x)], float) / scale
+    if not len(v):
+        return "—"
+    low, high = stratified_bootstrap([v], np.mean, BOOTSTRAP, np.random.default_rng(0))
+    return f"{prefix}{v.mean():.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def method_table(runs: list) -> list:
+    lines = ["| method | seeds | first success, M env steps | 50 % success, M env steps | AUC of success | final success "
+             "(last 10 %) | coverage at 1M | coverage at 4M |", "|---" * 8 + "|"]
+    for method in sorted({r["method"] for r in runs}, key=method_order):
+        rs = [r for r in runs if r["method"] == method]
+        steps = {}
+        for key in ("first_success", "half_success"):  # never: the run's length, a lower bound
+            censored = any(r[key] is None for r in rs)
+            steps[key] = with_ci([r[key] if r[key] is not None else r["length"] for r in rs], 2, 1e6,
+                                 ">= " if censored else "")
+        lines.append(f"| {label(method)} | {len(rs)} | {steps['first_success']} | {steps['half_success']} "
+                     f"| {with_ci([r['auc'] for r in rs], 3)} | {with_ci([r['final'] for r in rs], 3)} "
+                     f"| {with_ci([r['coverage_1000000'] for r in rs], 4)} "
+                     f"| {with_ci([r['coverage_4000000'] for r in rs], 4)} |")
     return lines
 
 
-def per_method(runs: list) -> dict:
-    """method -> seeds, seeds that ever succeeded, median first success (never = the run's length), final success."""
-    out = {}
-    for method in [m for m in LABEL if any(r["method"] == m for r in runs)]:
+def per_run_table(runs: list) -> list:
+    lines = ["| method | seed | env steps | first success | 50 % success | AUC | final success | coverage 1M / 4M / end "
+             "| termination rate, first / last 10 % | episode length, last 10 % | r_i, first / last 10 % | wall (min) "
+             "| commit |", "|---" * 13 + "|"]
+    for r in sorted(runs, key=lambda r: (method_order(r["method"]), r["seed"])):
+        r_i = f"{r['r_i_first']:.4f} / {r['r_i_final']:.4f}" if np.isfinite(r["r_i_first"]) else "—"
+        cov = " / ".join(f"{r[k]:.4f}" for k in ("coverage_1000000", "coverage_4000000", "coverage_end"))
+        lines.append(f"| {label(r['method'])} | {r['seed']} | {r['length']:,} | {fmt_step(r['first_success'], r['length'])} "
+                     f"| {fmt_step(r['half_success'], r['length'])} | {r['auc']:.3f} | {r['final']:.3f} | {cov} "
+                     f"| {r['termination_first']:.2f} / {r['termination_final']:.2f} | {r['episode_length_final']:.0f} "
+                     f"| {r_i} | {r['seconds'] / 60:.1f} | {r['commit'][:10]} |")
+    return lines
+
+
+def planned(runs: list) -> list:
+    """The runs the experiment's benchmark.py commands expand to (their names), from the commands in the data files."""
+    names = []
+    for command in dict.fromkeys(r["command"] for r in runs if r.get("command")):
+        words = shlex.split(command)[2:]  # after "python benchmark.py"
+        try:
+            args = benchmark.tyro.cli(benchmark.Args, args=benchmark.shield_flag_values(words))
+        except SystemExit:
+            continue
+        sweep = pathlib.Path(args.sweep_dir)
+        names += [run.name for run in benchmark.expand(args, sweep, sweep)]
+    return list(dict.fromkeys(names))
+
+
+def heat_map(runs: list, out: pathlib.Path, at: int = COVERAGE_AT[0]) -> str:
+    """Top-down visit counts of the hand over the first `at` env steps (the first snapshot at or after it), summed over
+    seeds and heights, one panel per method; the title says the steps actually used. Returns the caption."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    from pixmc_sparse import coverage
+    from pixmc_sparse.tasks import make_task
+
+    methods = sorted({r["method"] for r in runs if "hand" in r["coverage"]}, key=method_order)
+    maps, used = {}, {}
+    for method in methods:
+        for r in (r for r in runs if r["method"] == method and "hand" in r["coverage"]):
+            k = int(np.argmax(r["coverage"]["steps"] >= at)) if (r["coverage"]["steps"] >= at).any() else -1
+            used.setdefault(method, []).append(int(r["coverage"]["steps"][k]))
+            maps[method] = maps.get(method, 0) + r["coverage"]["hand"][k].sum(axis=2).astype(np.int64)  # (x, y)
+    vmax = max(m.max() for m in maps.values())
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.9), squeeze=False, layout="constrained")
+    extent = (coverage.LOW[1], coverage.HIGH[1], coverage.HIGH[0], coverage.LOW[0])  # y across, x down: robot at bottom
+    task = make_task(runs[0]["task"])
+    for ax, method in zip(axes[0], methods):
+        image = ax.imshow(np.ma.masked_equal(maps[method], 0), extent=extent, norm=LogNorm(1, vmax), cmap="viridis",
+                          interpolation="nearest", aspect="equal")
+        ax.invert_yaxis()
+        ax.plot([0], [1.0], "k^", ms=8)  # the robot's base
+        if task.goal_init is not None:
+            (gx, gy, _), (dx, dy, _) = task.goal_init, task.goal_delta
+            ax.add_patch(plt.Rectangle((gy - dy, gx - dx), 2 * dy, 2 * dx, fill=False, ec="red", lw=1))
+        n = len(used[method])
+        share = np.count_nonzero(maps[method]) / maps[method].size
+        ax.set(title=f"{label(method)} (n={n})\ncolumns visited: {share:.3f}", xlabel="y (m)", ylabel="x (m)")
+    fig.colorbar(image, ax=axes[0].tolist(), label="visits (log)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    steps = sorted({s for v in used.values() for s in v})
+    return (f"Where the hand went in the first {steps[0]:,}" + (f"–{steps[-1]:,}" if len(steps) > 1 else "")
+            + " env steps, seen from above: visits per 5 cm column of the coverage grid, summed over seeds and heights "
+            "(log colour; white: never). Triangle: the robot's base; red box: where the goal is sampled.")
+
+
+def runs_word(n: int) -> str:
+    return f"{n} run" + ("" if n == 1 else "s")
+
+
+def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pathlib.Path) -> tuple:
+    """The page's section of one experiment (a results folder) and its headline sentence."""
+    tasks = sorted({r["task"] for r in runs})
+    obs = {f for r in runs for f in r["flags"][r["flags"].index("--obs-type") + 1:][:1]} if runs else set()
+    length = max(r["length"] for r in runs)
+    slug = folder.name
+    figure = img / f"results_{slug}.png"
+    plot_cmd = ["plot.py", os.path.relpath(folder, ROOT), "--out", os.path.relpath(figure, ROOT),
+                "--final-window", str(length // 10), "--rows", "charts/coverage", "charts/termination_rate"]
+    subprocess.run([sys.executable, str(ROOT / plot_cmd[0]), *plot_cmd[1:]], check=True, capture_output=True, text=True,
+                   cwd=ROOT)
+    heat = img / f"results_{slug}_heatmap.png"
+    caption = heat_map(runs, heat)
+    plan = planned(runs)
+    missing = [name for name in plan if name not in {r["name"] for r in runs}]
+    stats = {}
+    for method in sorted({r["method"] for r in runs}, key=method_order):
         rs = [r for r in runs if r["method"] == method]
-        first = [r["first_success"] if r["first_success"] is not None else r["steps"] for r in rs]
-        out[method] = {"seeds": len(rs), "solved": sum(r["first_success"] is not None for r in rs),
-                       "median_first": float(np.median(first)),
-                       "final": float(np.mean([r["success_last_window"] for r in rs]))}
-    return out
+        found = [r["first_success"] for r in rs if r["first_success"] is not None]
+        stats[method] = (f"{label(method)} {len(found)}/{len(rs)} seeds found the goal (median first success "
+                         + (f"{np.median(found):,.0f}" if len(found) * 2 > len(rs) else "never") + f"), final success "
+                         f"{np.mean([r['final'] for r in rs]):.2f}")
+    headline = (f"On sparse {', '.join(tasks)} from {'/'.join(sorted(obs))} at {length:,} env steps ({runs_word(len(runs))}"
+                + (f", {len(missing)} planned runs not finished yet" if missing else "") + "): "
+                + "; ".join(stats.values()) + ".")
+    commits = sorted({r["commit"] for r in runs})
+    lines = [f"## {slug}: sparse {', '.join(tasks)}, {'/'.join(sorted(obs))} observations, {length:,} env steps", "",
+             headline, "",
+             "- Sweep commands (from the run data; run again to finish or extend): "
+             + ", ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in runs)) + ".",
+             f"- Code: commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)}.",
+             f"- Machine: {', '.join(sorted({r['machine'] for r in runs}))}, no GPU; "
+             f"{sum(r['seconds'] for r in runs) / 3600:.1f} h of run time over {runs_word(len(runs))}, one at a time.",
+             f"- Runs finished: {len(runs)}" + (f" of {len(plan)} planned" if plan else "")
+             + (f"; not yet: {', '.join(missing)}" if missing else "") + ".",
+             f"- Figure and table: `python {' '.join(plot_cmd)}`.", "",
+             f"![success rate, coverage and termination rate]({os.path.relpath(figure, page_dir)})", "",
+             "Curves: each iteration's success rate (fraction of the episodes that ended in it that succeeded), the "
+             "share of the coverage grid's cells the hand has visited since the start, and the share of ended episodes "
+             "that ended by a termination (collision, fall) rather than the time limit; mean over seeds with a 95 % "
+             "bootstrap band.", "",
+             "Per method: mean over seeds [95 % bootstrap CI]; the definitions are in the header of "
+             "`benchmarks/results_page.py`.", ""] + method_table(runs) + [
+             "", f"![where the hand went]({os.path.relpath(heat, page_dir)})", "", caption, "",
+             "### Every run", ""] + per_run_table(runs)
+    return lines, headline
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("sweep", type=pathlib.Path, help="the sweep folder of benchmark.py")
-    parser.add_argument("--pilot", type=pathlib.Path, nargs="*", default=[], help="pilot sweep folders, if any")
-    parser.add_argument("--ablation", type=pathlib.Path, nargs="*", default=[], help="ablation sweep folders, if any")
+    parser.add_argument("experiments", type=pathlib.Path, nargs="+",
+                        help="results folders of benchmark.py (results/<sweep>); the first gives the README's headline")
     parser.add_argument("--notes", type=pathlib.Path, default=ROOT / "docs" / "results_notes.md",
                         help="hand-written reading of the tables (no numbers), placed after them if the file exists")
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "docs" / "results.md")
-    parser.add_argument("--figure", type=pathlib.Path, default=ROOT / "docs" / "img" / "results_cpu.png")
+    parser.add_argument("--img", type=pathlib.Path, default=ROOT / "docs" / "img", help="folder of the figures")
     parser.add_argument("--readme", type=pathlib.Path, default=ROOT / "README.md")
     args = parser.parse_args()
-    if not args.sweep.is_dir() or not any(args.sweep.glob("*/finished.json")):
-        raise SystemExit(f"results_page.py: error: no finished run of benchmark.py under {args.sweep}")
-
-    runs = runs_of(args.sweep, 100_000)
-    pending = sorted(p.parent.name for p in args.sweep.glob("*/run.json") if not (p.parent / "finished.json").exists())
-    plot_cmd = [sys.executable, str(ROOT / "plot.py"), str(args.sweep), "--out", str(args.figure), "--intrinsic"]
-    subprocess.run(plot_cmd, check=True, capture_output=True, text=True)
-    table = args.figure.with_suffix(".md").read_text()
-    commands = (args.sweep / "commands.txt").read_text().strip().splitlines()
-    sweep_cmd = re.sub(r"^.*?: \S*python\S* ", "python ", commands[-1])
-    stats = per_method(runs)
-    tasks = sorted({r["task"] for r in runs})
-    steps = max(r["steps"] for r in runs)
-
-    def says(method: str) -> str:
-        s = stats[method]
-        first = "never" if s["solved"] * 2 <= s["seeds"] else f"{s['median_first']:,.0f}"  # most seeds never: no median
-        return (f"{LABEL[method]} {s['solved']}/{s['seeds']} seeds, median first success {first}, "
-                f"final success {s['final']:.2f}")
-
-    headline = (f"On sparse {', '.join(tasks)} from state (≤ {steps:,} env steps, {len(runs)} runs), seeds that found the "
-                "goal, median step of the first success and success over the last 100k steps: "
-                + "; ".join(says(m) for m in stats) + ".")
+    sections, headlines = [], []
+    for folder in [f.resolve() for f in args.experiments]:
+        runs = load(folder)
+        if not runs:
+            raise SystemExit(f"results_page.py: error: no run data file (*__seed<n>.npz) in {folder}")
+        lines, headline = experiment(folder, runs, args.img, args.out.parent)
+        sections += lines + [""]
+        headlines.append(headline)
+    command = " ".join(["python benchmarks/results_page.py", *(os.path.relpath(f.resolve(), ROOT) for f in args.experiments)])
     page = ["# Results measured here", "",
-            "Generated by `python benchmarks/results_page.py " + " ".join(
-                str(a) for a in [args.sweep] + (["--pilot", *args.pilot] if args.pilot else [])
-                + (["--ablation", *args.ablation] if args.ablation else []))
-            + "`: every number on this page comes from the sweep folders; the reading at the end is written by hand "
-            f"({os.path.relpath(args.notes, args.out.parent)}) and quotes no number.", "",
-            "## The CPU experiment", "", headline, "",
-            f"- Sweep: `{sweep_cmd}` (resumable: run it again to finish or extend it).",
-            f"- Figure and table: `python plot.py {args.sweep} --out {os.path.relpath(args.figure, ROOT)} --intrinsic`.",
-            f"- Machine: {machine()}.",
-            f"- Run time: {sum(r['seconds'] for r in runs) / 3600:.1f} h summed over the {len(runs)} finished runs (the sweep "
-            "ran `--workers` of them at once, so a run's wall time depends on what ran beside it)"
-            + (f"; not finished yet: {', '.join(pending)}" if pending else "") + f"), generated {time.strftime('%Y-%m-%d')}.",
-            "", f"![success rate and intrinsic reward]({os.path.relpath(args.figure, args.out.parent)})", "",
-            "Success rate: each iteration's fraction of ended episodes that succeeded; curves: mean over seeds with a 95 % "
-            "bootstrap band. Bottom row: the bonus scripts' mean intrinsic reward per step (before β).", "",
-            table.strip(), "", "### Every run", ""] + per_run_table(runs)
-    sections = [("How the setting was chosen: the pilots", args.pilot), ("Why: ablations", args.ablation)]
-    for title, sweeps in sections:
-        if sweeps:
-            page += ["", f"## {title}", "",
-                     "Sparse reward, state observations; `python benchmarks/run_summary.py SWEEP/*/runs/*` gives the same "
-                     "figures. A sweep stopped halfway lists only its finished runs."]
-        for sweep in sweeps:
-            command = re.sub(r"^.*?: \S*python\S* ", "python ", (sweep / "commands.txt").read_text().strip().splitlines()[-1])
-            page += ["", f"`{command}`", ""] + per_run_table(runs_of(sweep, 100_000))
+            f"Generated by `{command}` on {time.strftime('%Y-%m-%d')} from the committed run data files (one per finished "
+            "run, written by `benchmark.py`); no run folder is needed. Every number on this page comes from those files; "
+            f"the reading at the end is written by hand ({os.path.relpath(args.notes, args.out.parent)}) and quotes no "
+            "number.", ""] + sections
     if args.notes.is_file():
-        page += ["", args.notes.read_text().strip()]
-    args.out.write_text("\n".join(page) + "\n")
+        page += [args.notes.read_text().strip()]
+    args.out.write_text("\n".join(page).rstrip() + "\n")
     readme = args.readme.read_text()
     if HEADLINE.search(readme):
         link = "[More in docs/results.md](docs/results.md)."
-        args.readme.write_text(HEADLINE.sub(lambda m: f"{m.group(1)}{headline} {link}{m.group(3)}", readme))
-    print(headline)
-    print(f"wrote {args.out} and {args.figure}")
+        args.readme.write_text(HEADLINE.sub(lambda m: f"{m.group(1)}{headlines[0]} {link}{m.group(3)}", readme))
+    print(headlines[0])
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

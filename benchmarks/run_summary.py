@@ -1,9 +1,11 @@
-"""Summarise finished runs from their TensorBoard logs: the env step of the first success, the mean success rate
-over the last `--window` env steps, and the mean intrinsic reward over the first and the last 10 % of the run.
+"""Summarise finished runs from their TensorBoard logs (or benchmark.py's run data files): the env step of the first
+success, the mean success rate over the last `--window` env steps, and the mean intrinsic reward over the first and the
+last 10 % of the run.
 `--tags T ... --between A B` adds the mean of other logged tags over env steps (A, B].
 
     python benchmarks/run_summary.py runs/FrankaReach__ppo_pixmc__1__* runs/FrankaReach__ppo_pixmc_mimex__1__*
     python benchmarks/run_summary.py runs/* --tags charts/episodic_length --between 400000 500000
+    python benchmarks/run_summary.py results/cpu_kukareach_authors/*.npz
 
 Success rates are per-iteration means over the episodes that ended in it, averaged over the iterations in the window;
 "never" means no logged success in the whole run.
@@ -11,34 +13,43 @@ Success rates are per-iteration means over the episodes that ended in it, averag
 
 import argparse
 import pathlib
+import sys
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from benchmark import read_run_data, read_scalars  # noqa: E402
 
 
-def mean_between(acc, tag: str, low: float, high: float) -> float:
-    values = [e.value for e in acc.Scalars(tag) if low < e.step <= high]
-    return sum(values) / len(values) if values else float("nan")
+def load(path: pathlib.Path) -> dict:
+    """{tag: (steps, values)} of a TensorBoard run folder or of a data file of benchmark.py (*.npz)."""
+    return read_run_data(path)["scalars"] if path.suffix == ".npz" else read_scalars(path)
 
 
-def summarise(run_dir: pathlib.Path, window: int, tags: list, between: tuple) -> dict:
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    acc.Reload()
-    last_step = max(e.step for e in acc.Scalars("charts/SPS"))
-    first = next((e.step for e in acc.Scalars("charts/success_rate") if e.value > 0), None)
-    out = {"run": run_dir.name, "steps": last_step, "first_success": first,
-           "success_last_window": mean_between(acc, "charts/success_rate", last_step - window, last_step),
-           "SPS": acc.Scalars("charts/SPS")[-1].value}
-    if "charts/intrinsic_reward" in acc.Tags()["scalars"]:
-        out["r_i_first_10pct"] = mean_between(acc, "charts/intrinsic_reward", -1, 0.1 * last_step)
-        out["r_i_last_10pct"] = mean_between(acc, "charts/intrinsic_reward", 0.9 * last_step, last_step)
+def mean_between(scalars: dict, tag: str, low: float, high: float) -> float:
+    steps, values = scalars[tag]
+    inside = (steps > low) & (steps <= high)
+    return float(np.mean(values[inside])) if inside.any() else float("nan")
+
+
+def summarise(scalars: dict, window: int, tags: list, between: tuple, name: str = "") -> dict:
+    last_step = int(scalars["charts/SPS"][0].max())
+    steps, success = scalars["charts/success_rate"]
+    first = int(steps[np.argmax(success > 0)]) if (success > 0).any() else None
+    out = {"run": name, "steps": last_step, "first_success": first,
+           "success_last_window": mean_between(scalars, "charts/success_rate", last_step - window, last_step),
+           "SPS": float(scalars["charts/SPS"][1][-1])}
+    if "charts/intrinsic_reward" in scalars:
+        out["r_i_first_10pct"] = mean_between(scalars, "charts/intrinsic_reward", -1, 0.1 * last_step)
+        out["r_i_last_10pct"] = mean_between(scalars, "charts/intrinsic_reward", 0.9 * last_step, last_step)
     for tag in tags:
-        out[tag] = mean_between(acc, tag, *between)
+        out[tag] = mean_between(scalars, tag, *between)
     return out
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=pathlib.Path, help="run folders (runs/{run_name})")
+    parser.add_argument("runs", nargs="+", type=pathlib.Path, help="run folders (runs/{run_name}) or data files (*.npz)")
     parser.add_argument("--window", type=int, default=100_000, help="env steps at the end of the run for the success rate")
     parser.add_argument("--tags", nargs="*", default=[], help="further tags to average over --between")
     parser.add_argument("--between", nargs=2, type=float, default=(0, float("inf")), help="env steps (A, B] for --tags")
@@ -48,7 +59,7 @@ if __name__ == "__main__":
           f"| SPS |{extra}")
     print("|---" * (7 + len(cli.tags)) + "|")
     for run in cli.runs:
-        s = summarise(run, cli.window, cli.tags, cli.between)
+        s = summarise(load(run), cli.window, cli.tags, cli.between, run.name)
         first = "never" if s["first_success"] is None else f"{s['first_success']:,}"
         r_i = [f"{s[k]:.4f}" if k in s else "—" for k in ("r_i_first_10pct", "r_i_last_10pct")]
         print(f"| {s['run']} | {s['steps']:,} | {first} | {s['success_last_window']:.3f} | {r_i[0]} | {r_i[1]} | "

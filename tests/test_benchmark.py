@@ -4,7 +4,9 @@ executor), bad input, and plot.py's statistics on runs with known values. Fake t
 
 import json
 import os
+import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +42,8 @@ FAKE = textwrap.dedent("""
 
 
 def benchmark(args, cwd, env=None, timeout=300):
+    """benchmark.py in cwd; its data files go to cwd/results unless args say where (never into the repository)."""
+    args = args if "--results-dir" in args else [*args, "--results-dir", str(pathlib.Path(cwd) / "results")]
     return subprocess.run([sys.executable, str(ROOT / "benchmark.py"), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -88,7 +92,8 @@ def test_sweep_of_real_scripts_then_plot(tmp_path):
     again = benchmark(command, tmp_path)
     assert again.returncode == 0 and "4 already finished, 0 to run" in again.stdout
 
-    result = plot([str(sweep), "--out", str(tmp_path / "fig" / "fig.png"), "--intrinsic"], tmp_path)
+    result = plot([str(sweep), "--out", str(tmp_path / "fig" / "fig.png"), "--intrinsic", "--rows", "charts/coverage"],
+                  tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     png, svg, md = (tmp_path / "fig" / f"fig{suffix}" for suffix in (".png", ".svg", ".md"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and svg.read_text().lstrip().startswith("<?xml")
@@ -97,11 +102,33 @@ def test_sweep_of_real_scripts_then_plot(tmp_path):
     assert re.search(r"\| FrankaReach \| MIMEx \| 2 \| \d\.\d\d \[", table)
     assert re.search(r"\| MIMEx \| 1 \| 2 \| ", table)  # the over-tasks block: 1 task, 2 runs
 
+    # each finished run's data file: the command, the commit, its scalars and coverage counts, enough without the folder
+    bench = import_script("benchmark")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    for name in names:
+        data = bench.read_run_data(tmp_path / "results" / f"{name}.npz")
+        meta, (tb,) = data["meta"], (sweep / name / "runs").iterdir()
+        assert meta["flags"] == json.loads((sweep / name / "finished.json").read_text())["flags"]
+        assert meta["commit"].split("+")[0] == head and meta["command"].startswith("python benchmark.py --scripts")
+        scalars = bench.read_scalars(tb)
+        assert set(data["scalars"]) == set(scalars) & set(bench.EXPORTED_TAGS) >= {"charts/success_rate", "charts/coverage"}
+        for tag, (steps, values) in data["scalars"].items():
+            assert steps.tolist() == scalars[tag][0].tolist() and values.tolist() == scalars[tag][1].tolist(), tag
+        with np.load(tb / "coverage.npz") as saved:
+            assert all(np.array_equal(data["coverage"][k], saved[k]) for k in saved.files)
+    shutil.rmtree(sweep)  # a clean clone: only the data files
+    again = benchmark(command, tmp_path)
+    assert again.returncode == 0 and "4 already finished, 0 to run" in again.stdout, again.stdout
+    from_data = plot([str(tmp_path / "results"), "--out", str(tmp_path / "fig2" / "fig.png"), "--intrinsic"], tmp_path)
+    assert from_data.returncode == 0, from_data.stdout + from_data.stderr
+    assert (tmp_path / "fig2" / "fig.md").read_text() == table
+
 
 def test_killed_sweep_resumes_with_the_missing_runs_only(tmp_path, fake):
     script, log, env = fake
     sweep = tmp_path / "sweep"
-    command = ["--scripts", str(script), "--tasks", "T", "--seeds", "1", "2", "3", "--sweep-dir", str(sweep)]
+    command = ["--scripts", str(script), "--tasks", "T", "--seeds", "1", "2", "3", "--sweep-dir", str(sweep),
+               "--results-dir", str(tmp_path / "results")]
     proc = subprocess.Popen([sys.executable, str(ROOT / "benchmark.py"), *command], cwd=tmp_path, text=True,
                             env=dict(env, FAKE_SLEEP="1.5"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
