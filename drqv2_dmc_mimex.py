@@ -4,8 +4,10 @@
 # added to the batch reward (r + beta * r_i) before the critic target, and the MIMEx model trains on that batch.
 # Defaults are the authors' MIMEx DMC runs (batch 1024, 1-step returns, the task's DrQ-v2 preset), so `--beta 0`
 # is the paper's "noise" baseline on DMC and skips MIMEx entirely; `--preset drqv2` gives published DrQ-v2.
-# Docs: docs/drqv2_dmc_mimex.md; README.md, "DeepMind Control (DrQ-v2)". x-axis everywhere: frames (agent steps x repeat).
+# Docs: docs/drqv2_dmc_mimex.md; README.md, "DeepMind Control (DrQ-v2)".
+# x-axis everywhere: frames (agent steps x action repeat).
 import collections
+import ctypes.util
 import dataclasses
 import os
 import random
@@ -21,11 +23,27 @@ import torch.nn.functional as F
 import tyro
 from torch.utils.tensorboard import SummaryWriter
 
-import pixmc_sparse  # noqa: F401  (chooses the headless OpenGL backend before dm_control imports mujoco)
-from pixmc_sparse.render import FIX, RenderingUnavailable, check_available
+# Headless OpenGL, chosen before dm_control imports mujoco (MuJoCo reads MUJOCO_GL once; DrQ-v2's train.py sets it
+# too): the user's MUJOCO_GL is kept, else EGL (software Mesa on CPUs, the driver on GPUs), else OSMesa. If the
+# library is missing, MuJoCo's GL is disabled so that the imports still work, and the first render says what to install.
+GL_LIBRARIES = {"egl": "EGL", "osmesa": "OSMesa"}
+GL_FIX = ("Install a headless OpenGL on Debian/Ubuntu with\n"
+          "    sudo apt-get install -y --no-install-recommends libegl1 libopengl0 libgl1-mesa-dri"
+          "    (EGL, used by default)\n"
+          "or  sudo apt-get install -y --no-install-recommends libosmesa6    (then set MUJOCO_GL=osmesa)")
+GL_FOUND = [backend for backend, lib in GL_LIBRARIES.items() if ctypes.util.find_library(lib)]
+GL_BACKEND = os.environ.get("MUJOCO_GL") or (GL_FOUND + ["egl"])[0]
+GL_MISSING = GL_BACKEND in GL_LIBRARIES and ctypes.util.find_library(GL_LIBRARIES[GL_BACKEND]) is None
+os.environ["MUJOCO_GL"] = "disable" if GL_MISSING else GL_BACKEND
+if GL_BACKEND in GL_LIBRARIES and not GL_MISSING:
+    os.environ["PYOPENGL_PLATFORM"] = GL_BACKEND  # PyOpenGL (dm_control's renderer) must agree with MuJoCo
 
 # isort: split
-from dm_control import suite  # noqa: E402  (after pixmc_sparse, see above)
+from dm_control import suite  # noqa: E402  (after MUJOCO_GL is set, see above)
+
+
+class RenderingUnavailable(RuntimeError):
+    """No working headless OpenGL for dm_control's offscreen renderer."""
 
 
 @dataclass
@@ -51,7 +69,8 @@ class Args:
 
     # Environment
     task: str = "cartpole_swingup_sparse"
-    """a dm_control suite task as `domain_task` (e.g. acrobot_swingup, finger_turn_hard, quadruped_run; cup = ball_in_cup)"""
+    """a dm_control suite task as `domain_task` (e.g. acrobot_swingup, finger_turn_hard, quadruped_run;
+    cup = ball_in_cup)"""
     action_repeat: int = 2
     """frames per agent step (the action is repeated)"""
     frame_stack: int = 3
@@ -63,12 +82,13 @@ class Args:
 
     # Algorithm specific arguments (None: the task's preset, filled in by `resolve_args`)
     preset: Literal["mimex", "drqv2"] = "mimex"
-    """defaults of --batch-size and --nstep: mimex = the authors' MIMEx DMC runs, every arm (batch 1024, 1-step returns);
-    drqv2 = published DrQ-v2 (batch 256, 3-step returns; walker: 512, 1-step)"""
+    """defaults of --batch-size and --nstep: mimex = the authors' MIMEx DMC runs, every arm (batch 1024, 1-step
+    returns); drqv2 = published DrQ-v2 (batch 256, 3-step returns; walker: 512, 1-step)"""
     total_frames: Optional[int] = None
     """total frames of the experiment (None: the task's DrQ-v2 preset: easy 1.1M, medium 3.1M, hard 30.1M)"""
     buffer_size: int = 100_000
-    """replay capacity in agent steps; each 84x84 frame is stored once as uint8 (~21 KB): 100,000 ~ 2.1 GB (DrQ-v2: 1M)"""
+    """replay capacity in agent steps; each 84x84 frame is stored once as uint8 (~21 KB): 100,000 ~ 2.1 GB
+    (DrQ-v2: 1M)"""
     batch_size: Optional[int] = None
     """transitions per update (None: 1024 with --preset mimex; 256 with --preset drqv2, walker 512)"""
     nstep: Optional[int] = None
@@ -78,13 +98,14 @@ class Args:
     tau: float = 0.01
     """Polyak coefficient of the target critic"""
     learning_rate: Optional[float] = None
-    """learning rate of the encoder, actor and critic (Adam) (None: 1e-4; humanoid 8e-5, as DrQ-v2's humanoid configs)"""
+    """learning rate of the encoder, actor and critic (Adam) (None: 1e-4; humanoid 8e-5, as DrQ-v2's configs)"""
     feature_dim: Optional[int] = None
     """output of the actor and critic trunks (Linear -> LayerNorm -> Tanh) (None: 50; humanoid 100, as DrQ-v2's)"""
     hidden_dim: int = 1024
     """hidden width of the actor and critic MLPs"""
     bf16: bool = False
-    """if toggled, run the conv encoder in bf16 autocast, channels-last (4-5x faster with AMX/AVX-512 BF16; not the paper's)"""
+    """if toggled, run the conv encoder in bf16 autocast, channels-last (4-5x faster with AMX/AVX-512 BF16;
+    not the paper's)"""
     update_every: int = 2
     """agent steps between updates"""
     num_seed_frames: int = 4000
@@ -110,7 +131,8 @@ class Args:
     beta_anneal: bool = False
     """if toggled, beta decays linearly to 0 over the run"""
     seq_len: int = 5
-    """T: agent steps per MIMEx sequence (the last T steps up to the sampled one; all-zero pixels before the episode start)"""
+    """T: agent steps per MIMEx sequence (the last T steps up to the sampled one; all-zero pixels before the
+    episode start)"""
     mask_ratio: float = 0.7
     """fraction of the sequence that is masked (time steps; feature entries with --mask-type feature)"""
     mask_type: Literal["time", "feature", "fixed"] = "time"
@@ -178,8 +200,8 @@ def resolve_args(args: Args) -> Args:
 def check_args(args: Args) -> None:
     """Fail before any training starts, with one clear message per mistake (on resolved args)."""
     if split_task(args.task)[0] == "lqr":
-        raise ValueError(f"--task {args.task}: its action bounds are ±1e10 (unbounded), so scaling the policy's [-1, 1] "
-                         "to them (as DrQ-v2 does) would send ±1e10 to the physics")
+        raise ValueError(f"--task {args.task}: its action bounds are ±1e10 (unbounded), so scaling the policy's "
+                         "[-1, 1] to them (as DrQ-v2 does) would send ±1e10 to the physics")
     for name in ("action_repeat", "frame_stack", "batch_size", "nstep", "update_every", "eval_episodes", "n_mask",
                  "total_frames", "std_schedule_steps"):
         if getattr(args, name) < 1:
@@ -212,13 +234,16 @@ class DMCEnv:
         self.act_dim, self.act_low, self.act_high = spec.shape[0], spec.minimum, spec.maximum
 
     def render(self) -> np.ndarray:
-        check_available()  # no usable OpenGL: the same message as pixmc_sparse
+        if GL_MISSING:
+            raise RenderingUnavailable(f"MuJoCo cannot render offscreen: MUJOCO_GL={GL_BACKEND} but "
+                                       f"lib{GL_LIBRARIES[GL_BACKEND]} is not installed.\n{GL_FIX}")
         try:
             img = self.env.physics.render(self.args.image_size, self.args.image_size, camera_id=self.camera,
                                           render_flag_overrides=self.flags)
-        except Exception as err:  # no usable OpenGL: the same message as pixmc_sparse
-            raise RenderingUnavailable(f"dm_control cannot render offscreen with MUJOCO_GL="
-                                       f"{os.environ.get('MUJOCO_GL')}: {type(err).__name__}: {err}\n{FIX}") from None
+        except Exception as err:  # no DRI driver, a bad MUJOCO_GL, ...
+            backend = os.environ.get("MUJOCO_GL")
+            raise RenderingUnavailable(f"dm_control cannot render offscreen with MUJOCO_GL={backend}: "
+                                       f"{type(err).__name__}: {err}\n{GL_FIX}") from None
         return np.ascontiguousarray(img.transpose(2, 0, 1))
 
     def reset(self):
@@ -229,8 +254,8 @@ class DMCEnv:
         return np.concatenate(self.frames), frame
 
     def step(self, action):
-        """action in [-1, 1] -> stacked obs, summed reward, discount of the last frame (1 inside an episode), episode over,
-        new frame."""
+        """action in [-1, 1] -> stacked obs, summed reward, discount of the last frame (1 inside an episode),
+        episode over, new frame."""
         action = self.act_low + (np.asarray(action, np.float64) + 1.0) / 2.0 * (self.act_high - self.act_low)
         reward = 0.0
         for _ in range(self.args.action_repeat):
@@ -273,7 +298,8 @@ class ReplayBuffer:
     def add(self, action, reward: float, discount: float, next_frame) -> None:
         """The action taken at the newest step, what followed, and the next frame."""
         prev = (self.pos - 1) % self.capacity
-        self.actions[prev], self.rewards[prev], self.discounts[prev], self.has_next[prev] = action, reward, discount, True
+        self.actions[prev], self.rewards[prev] = action, reward
+        self.discounts[prev], self.has_next[prev] = discount, True
         self._write_frame(next_frame, self.t[prev] + 1)
 
     def _age(self, idx):
@@ -597,7 +623,8 @@ if __name__ == "__main__":
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, monitor_gym=False, save_code=True)
     writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    writer.add_text("hyperparameters",
+                    "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
 
     encoder = Encoder(3 * args.frame_stack, args.image_size, args.bf16).to(device)
     actor = Actor(encoder.repr_dim, act_dim, args).to(device)
@@ -625,8 +652,8 @@ if __name__ == "__main__":
     eval_every = max(1, args.eval_every_frames // args.action_repeat)
     episode_return, episode_steps, updates = 0.0, 0, 0
     start_time, eval_time = time.time(), 0.0  # SPS excludes the time spent evaluating
+    frames_done = 0  # frames played so far (agent steps x action repeat): the x-axis of every curve
     for step in range(num_steps + 1):
-        frames_done = step * args.action_repeat
         if step % eval_every == 0 or step == num_steps:  # and once more at the end
             eval_start, video = time.time(), None
             if args.capture_video:
@@ -707,8 +734,8 @@ if __name__ == "__main__":
 
         # actor (on detached features)
         dist = actor(h_obs.detach(), std)
-        q1, q2 = critic(h_obs.detach(), dist.sample(clip=args.std_clip))
-        actor_loss = -torch.min(q1, q2).mean()
+        actor_q1, actor_q2 = critic(h_obs.detach(), dist.sample(clip=args.std_clip))  # Q of the policy's actions
+        actor_loss = -torch.min(actor_q1, actor_q2).mean()
         actor_optimizer.zero_grad()
         actor_loss.backward(inputs=list(actor.parameters()))  # the critic's grads would be discarded anyway
         actor_optimizer.step()
@@ -721,8 +748,10 @@ if __name__ == "__main__":
 
         if updates % 100 == 1:
             writer.add_scalar("losses/critic_loss", critic_loss.item(), frames_done)
+            writer.add_scalar("losses/critic_q1", q1.mean().item(), frames_done)  # the critic's Q of replayed actions
+            writer.add_scalar("losses/critic_q2", q2.mean().item(), frames_done)
+            writer.add_scalar("losses/critic_target_q", target_q.mean().item(), frames_done)
             writer.add_scalar("losses/actor_loss", actor_loss.item(), frames_done)
-            writer.add_scalar("losses/q_values", q1.mean().item(), frames_done)
             if use_mimex:
                 writer.add_scalar("charts/intrinsic_reward", intrinsic.mean().item(), frames_done)
                 writer.add_scalar("charts/intrinsic_reward_scaled", beta * intrinsic.mean().item(), frames_done)

@@ -69,7 +69,7 @@ class Args:
     total_timesteps: int = 2_000_000
     """total env steps of the experiment (summed over envs)"""
     learning_rate: Optional[float] = None
-    """Adam's initial learning rate; default: the authors' per task (LEARNING_RATES: 1e-3, 1.5e-3 or 5e-4, see README)"""
+    """Adam's initial learning rate; default: the authors' per task (LEARNING_RATES: 1e-3, 1.5e-3 or 5e-4; README)"""
     num_envs: int = 32
     """the number of parallel envs"""
     num_steps: int = 32
@@ -103,9 +103,9 @@ class Args:
     init_action_std: float = 1.0
     """initial standard deviation of the Gaussian policy (state-independent, learned)"""
 
-    # Bonus arguments
+    # Bonus arguments (empty in plain PPO: ppo_pixmc_mimex.py, _icm.py and _rnd.py add their bonus flags here)
     beta: Optional[float] = None
-    """coefficient of r_i (PPO maximises r_e + beta*r_i); default 0.05 on Reach, else 0.5 (the authors' README commands)"""
+    """coefficient of r_i (PPO maximises r_e + beta*r_i); default 0.05 on Reach, else 0.5 (the authors' commands)"""
     beta_anneal: bool = False
     """if toggled, beta decays linearly to 0 over the run"""
     seq_len: int = 5
@@ -154,19 +154,21 @@ def check_args(args: Args) -> None:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.obs_type == "pixels" and args.encoder == "cnn" and args.image_size < 36:
-        raise ValueError(f"--image-size must be >= 36 for the CNN encoder (8x8/4, 4x4/2, 3x3/1 convs), got {args.image_size}")
+        raise ValueError("--image-size must be >= 36 for the CNN encoder (8x8/4, 4x4/2, 3x3/1 convs), "
+                         f"got {args.image_size}")
     if args.encoder == "mvp" and args.obs_type == "pixels":
         if args.encoder_checkpoint is None:
             raise ValueError("--encoder mvp needs --encoder-checkpoint PATH: MVP's released ViT-S/16 file "
                              "(e.g. mae_pretrain_hoi_vit_small.pth, see README); nothing is downloaded")
         if args.image_size != 224:
             raise ValueError(f"--encoder mvp needs --image-size 224 (the ViT's input), got {args.image_size}")
-    if not 0.0 < args.mask_ratio < 1.0:  # BONUS:
-        raise ValueError(f"--mask-ratio must be in (0, 1), got {args.mask_ratio}")  # BONUS:
-    if args.seq_len < 1 or (args.seq_len < 2 and args.mask_type != "feature"):  # BONUS:
-        raise ValueError(f"--seq-len must be >= 1 (>= 2 unless --mask-type feature), got {args.seq_len}")  # BONUS:
-    if args.n_mask < 1:  # BONUS:
-        raise ValueError(f"--n-mask must be >= 1, got {args.n_mask}")  # BONUS:
+    # BONUS: MIMEx's flags
+    if not 0.0 < args.mask_ratio < 1.0:
+        raise ValueError(f"--mask-ratio must be in (0, 1), got {args.mask_ratio}")
+    if args.seq_len < 1 or (args.seq_len < 2 and args.mask_type != "feature"):
+        raise ValueError(f"--seq-len must be >= 1 (>= 2 unless --mask-type feature), got {args.seq_len}")
+    if args.n_mask < 1:
+        raise ValueError(f"--n-mask must be >= 1, got {args.n_mask}")
 
 
 def make_envs(args: Args, num_envs: int, seed: int):
@@ -179,6 +181,29 @@ def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
     torch.nn.init.orthogonal_(layer.weight, std)
     torch.nn.init.constant_(layer.bias, bias_const)
     return layer
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block in timm's layout (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(dim, 3 * dim)
+        self.attn.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(dim, int(dim * mlp_ratio))
+        self.mlp.fc2 = nn.Linear(int(dim * mlp_ratio), dim)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        qkv = self.attn.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(b, n, d)
+        x = x + self.attn.proj(y)
+        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
 
 
 class CNNEncoder(nn.Module):
@@ -203,7 +228,8 @@ class CNNEncoder(nn.Module):
 class MVPEncoder(nn.Module):
     """MVP's ViT-S/16 (timm layout; 12 heads, as MVP's vit_s16 builds it) on 224x224 images. The per-step feature is
     the CLS token after the last block, before the final LayerNorm (384-d; frozen, cached in the rollout; MIMEx's
-    input). MVP's freeze() leaves that LayerNorm out: it is `head`, trained with the policy, which sees head(feature)."""
+    input). MVP's freeze() leaves that LayerNorm out: it is `head`, trained with the policy, which sees
+    head(feature)."""
 
     def __init__(self, dim: int = 384, depth: int = 12, heads: int = 12):
         super().__init__()
@@ -230,7 +256,8 @@ def load_mvp_encoder(path: str) -> MVPEncoder:
     """MVP's released checkpoint: a torch.save dict whose "model" entry is a timm ViT state dict
     (MAE decoder keys, if present, are ignored). Anything else fails with what was expected."""
     encoder = MVPEncoder()
-    expected = {k.replace("head.", "norm."): v.shape for k, v in encoder.state_dict().items() if k not in ("mean", "std")}
+    expected = {k.replace("head.", "norm."): v.shape for k, v in encoder.state_dict().items()
+                if k not in ("mean", "std")}
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -298,29 +325,6 @@ class Agent(nn.Module):
         if action is None:
             action = probs.sample()
         return action, probs.log_prob(action).sum(1), probs.entropy().sum(1), self.critic(x)
-
-
-class Block(nn.Module):
-    """Pre-norm Transformer block in timm's layout (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2)."""
-
-    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
-        super().__init__()
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = nn.Module()
-        self.attn.qkv = nn.Linear(dim, 3 * dim)
-        self.attn.proj = nn.Linear(dim, dim)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = nn.Module()
-        self.mlp.fc1 = nn.Linear(dim, int(dim * mlp_ratio))
-        self.mlp.fc2 = nn.Linear(int(dim * mlp_ratio), dim)
-
-    def forward(self, x):
-        b, n, d = x.shape
-        qkv = self.attn.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(b, n, d)
-        x = x + self.attn.proj(y)
-        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
 
 
 def sincos_embedding(length: int, dim: int) -> torch.Tensor:
@@ -489,7 +493,8 @@ def evaluate_checkpoint(args: Args) -> None:
     try:
         agent.load_state_dict(ckpt["agent"])
     except RuntimeError as err:
-        raise ValueError(f"--eval-checkpoint {args.eval_checkpoint!r} does not fit this script's model: {err}") from None
+        raise ValueError(f"--eval-checkpoint {args.eval_checkpoint!r} does not fit this script's model: "
+                         f"{err}") from None
     returns, successes = evaluate(agent, args, device, args.eval_episodes, args.seed)
     print(f"eval: return {np.mean(returns):.2f} +- {np.std(returns):.2f}, success rate {np.mean(successes):.2f}")
 
@@ -539,7 +544,8 @@ if __name__ == "__main__":
     envs = make_envs(args, args.num_envs, args.seed)
     encoder = make_encoder(args)
     agent = Agent(envs, args, encoder).to(device)
-    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)  # MVP: eps 1e-8
+    # Adam with eps 1e-8 (MVP's); a frozen encoder's parameters stay out
+    optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)
 
     # logging: the run folder is the first thing written
     if args.track:
@@ -548,7 +554,8 @@ if __name__ == "__main__":
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, monitor_gym=False, save_code=True)
     writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    writer.add_text("hyperparameters",
+                    "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
 
     # storage (the images stay uint8; frozen-encoder features are cached, as MVP did)
     obs_space = envs.single_observation_space
@@ -556,10 +563,11 @@ if __name__ == "__main__":
                               dtype=torch.uint8 if k == "pixels" else torch.float32, device=device) for k in obs_space}
     feat_dim = encoder.out_dim if encoder is not None else obs_space["state"].shape[0]
     feats_buf = torch.zeros((args.num_steps, args.num_envs, feat_dim), device=device)
-    mimex = MIMEx(feat_dim, args).to(device)  # BONUS:
-    mimex_optimizer = torch.optim.Adam(mimex.parameters(), lr=args.mimex_lr)  # BONUS:
-    seqs = torch.zeros((args.num_steps, args.num_envs, args.seq_len, feat_dim), device=device)  # BONUS:
-    history = torch.zeros((args.num_envs, args.seq_len, feat_dim), device=device)  # BONUS: the last T features per env
+    # BONUS: the MIMEx model and its optimiser; the rollout's sequences and each env's last T features
+    mimex = MIMEx(feat_dim, args).to(device)
+    mimex_optimizer = torch.optim.Adam(mimex.parameters(), lr=args.mimex_lr)
+    seqs = torch.zeros((args.num_steps, args.num_envs, args.seq_len, feat_dim), device=device)
+    history = torch.zeros((args.num_envs, args.seq_len, feat_dim), device=device)  # the last T features per env
     actions = torch.zeros((args.num_steps, args.num_envs) + envs.single_action_space.shape, device=device)
     logprobs = torch.zeros((args.num_steps, args.num_envs), device=device)
     rewards = torch.zeros((args.num_steps, args.num_envs), device=device)
@@ -606,7 +614,8 @@ if __name__ == "__main__":
                     final_value = agent.get_value(agent.features(final), final).flatten()
                 final_values[step] = final_value * torch.as_tensor(truncations, device=device)
             if args.capture_video:
-                video_frames.append(obs_np["pixels"][0].transpose(1, 2, 0) if args.obs_type == "pixels" else envs.render())
+                frame = obs_np["pixels"][0].transpose(1, 2, 0) if args.obs_type == "pixels" else envs.render()
+                video_frames.append(frame)
             next_obs, next_done = to_torch(obs_np, device), torch.as_tensor(done, dtype=torch.float32, device=device)
 
             ep_return += reward
@@ -643,12 +652,12 @@ if __name__ == "__main__":
 
         # BONUS: one MIMEx pass over all the rollout's sequences: each step's intrinsic reward is its sequence's loss
         # BONUS: under the model before this rollout's update; then one optimiser step on their mean (the authors')
-        intrinsic, bonus_loss = mimex(seqs.view(-1, args.seq_len, feat_dim), args.n_mask)  # BONUS:
-        mimex_optimizer.zero_grad()  # BONUS:
-        bonus_loss.backward()  # BONUS:
-        mimex_optimizer.step()  # BONUS:
-        beta = args.beta * (1.0 - (iteration - 1) / args.num_iterations) if args.beta_anneal else args.beta  # BONUS:
-        rewards += beta * intrinsic.view(args.num_steps, args.num_envs)  # BONUS:
+        intrinsic, bonus_loss = mimex(seqs.view(-1, args.seq_len, feat_dim), args.n_mask)
+        mimex_optimizer.zero_grad()
+        bonus_loss.backward()
+        mimex_optimizer.step()
+        beta = args.beta * (1.0 - (iteration - 1) / args.num_iterations) if args.beta_anneal else args.beta
+        rewards += beta * intrinsic.view(args.num_steps, args.num_envs)
 
         # bootstrap value if not done
         with torch.no_grad():
@@ -701,7 +710,8 @@ if __name__ == "__main__":
                 newvalue = newvalue.view(-1)
                 if args.clip_vloss:
                     v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
-                    v_clipped = b_values[mb_inds] + torch.clamp(newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef)
+                    v_clipped = b_values[mb_inds] + torch.clamp(newvalue - b_values[mb_inds],
+                                                                -args.clip_coef, args.clip_coef)
                     v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
                     v_loss = torch.max(v_loss_unclipped, v_loss_clipped).mean()
                 else:
@@ -730,9 +740,10 @@ if __name__ == "__main__":
         writer.add_scalar("losses/approx_kl", approx_kl.item(), global_step)
         writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
         writer.add_scalar("losses/explained_variance", explained_var, global_step)
-        writer.add_scalar("charts/intrinsic_reward", intrinsic.mean().item(), global_step)  # BONUS:
-        writer.add_scalar("charts/intrinsic_reward_scaled", beta * intrinsic.mean().item(), global_step)  # BONUS:
-        writer.add_scalar("losses/bonus_loss", bonus_loss.item(), global_step)  # BONUS:
+        # BONUS: the rollout's mean r_i (raw, and as PPO got it) and the loss the bonus model stepped on
+        writer.add_scalar("charts/intrinsic_reward", intrinsic.mean().item(), global_step)
+        writer.add_scalar("charts/intrinsic_reward_scaled", beta * intrinsic.mean().item(), global_step)
+        writer.add_scalar("losses/bonus_loss", bonus_loss.item(), global_step)
         print("SPS:", int(global_step / (time.time() - start_time)))
         writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
 

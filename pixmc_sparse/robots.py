@@ -1,8 +1,9 @@
 """The two PixMC robots as MJCF built in code: a Franka Panda with its parallel gripper and a
 KUKA LBR iiwa 7 (scaled 0.9, as in the original) with a 16-DoF Allegro hand.
 
-Kinematics (joint origins, axes, limits) are the numbers of the original URDFs
-(`spec/robot_kinematics.md`); geometry is primitive capsules/boxes between joint origins,
+Kinematics (joint origins, axes, limits) are the numbers of the original URDFs in ir413/mvp
+(`assets/urdf/franka_description/robots/franka_panda.urdf`, `assets/urdf/kuka_allegro_description/kuka_allegro.urdf`);
+geometry is primitive capsules/boxes between joint origins,
 which is cheap to simulate and fast to render in software. Every model is written with
 `eulerseq="XYZ"` so that a body's `euler` equals the URDF `rpy` of its joint origin.
 

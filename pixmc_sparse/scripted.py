@@ -12,6 +12,7 @@ import mujoco
 import numpy as np
 
 from .sim import ACTION_SCALE, CONTROL_DT, BatchedSim
+from .tasks import GOAL_HEIGHT
 
 ARM = 7  # both robots: the first 7 DoFs are the arm
 
@@ -110,7 +111,7 @@ class FrankaPickScript(PhasedScript):
                     self.phase[i] = 3
             else:  # lift to the goal height (Pick) or the goal point (Move); high goals near the base are at the edge
                 # of the reach with the hand pointing down, so position comes before orientation
-                goal = sim.point("goal")[i] if "goal" in sim.site_col else np.array([cube[i, 0], cube[i, 1], 0.8])
+                goal = sim.point("goal")[i] if "goal" in sim.site_col else np.array([cube[i, 0], cube[i, 1], GOAL_HEIGHT])
                 target, fingers = goal + (grip[i] - cube[i]), 0.0
             dq = ik_delta(sim, i, sim.robot.grasp_sites, target, FRANKA_TOP_GRASP, "panda_hand",
                           rotation_weight=0.05 if p == 3 else 1.0, rest_gain=0.05)
@@ -270,7 +271,7 @@ class KukaPickScript(PhasedScript):
                 if self.timer[i] > self.CLOSE_STEPS:
                     self.phase[i] = 3
             else:  # lift to the goal height (Pick) or the goal point (Move)
-                goal = sim.point("goal")[i] if "goal" in sim.site_col else np.array([cube[i, 0], cube[i, 1], 0.8])
+                goal = sim.point("goal")[i] if "goal" in sim.site_col else np.array([cube[i, 0], cube[i, 1], GOAL_HEIGHT])
                 target, hand, weight = goal + (grip[i] - cube[i]), KUKA_HAND_CLOSED, self.CARRY_ROTATION_WEIGHT
             dq = ik_delta(sim, i, KUKA_GRIP_SITES, target, self.rotation[i], "allegro_mount", rotation_weight=weight)
             actions[i, :ARM] = to_action(sim, i, sim.q[i, :ARM] + dq, slice(0, ARM))

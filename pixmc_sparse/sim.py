@@ -16,7 +16,7 @@ import threading
 import mujoco
 import numpy as np
 
-from . import tasks as T
+from . import tasks
 from .render import make_renderer
 
 CONTROL_DT = 1.0 / 60.0
@@ -81,14 +81,13 @@ class BatchedSim:
     """N envs of one task. Arrays are (N, ...) numpy; `step` returns raw per-env results and the
     vector env adds the gymnasium face."""
 
-    def __init__(self, task: T.Task, num_envs: int, obs_type: str, image_size: int, reward_level: str,
+    def __init__(self, task: tasks.Task, num_envs: int, obs_type: str, image_size: int, reward_level: str,
                  num_threads: int | None = None):
         self.task, self.num_envs, self.obs_type, self.image_size = task, num_envs, obs_type, image_size
-        self.reward_level = reward_level
         self.scales = task.scales[reward_level]
         self.max_steps = task.episode_length[reward_level] - 1  # the original resets at progress >= length - 1
         robot = self.robot = task.robot
-        m = self.model = mujoco.MjModel.from_xml_string(T.scene_xml(task))
+        m = self.model = mujoco.MjModel.from_xml_string(tasks.scene_xml(task))
         # MuJoCo renders offscreen into a framebuffer of the model's size (the scene's <global offwidth offheight>);
         # grow it to fit both the hand-camera images and the third-person frames, or the renderer refuses them
         m.vis.global_.offheight = max(m.vis.global_.offheight, image_size, SCENE_VIEW[0])
@@ -108,13 +107,13 @@ class BatchedSim:
         if task.has_cube:
             self.cube_qadr = int(m.jnt_qposadr[m.joint("cube").id])
             self.cube_dadr = int(m.jnt_dofadr[m.joint("cube").id])
-            self.cube_z0 = T.cube_rest_z(robot.name)
+            self.cube_z0 = tasks.cube_rest_z(robot.name)
         if task.has_goal_marker:
             self.goal_mocap = int(m.body_mocapid[m.body("goal").id])
         if task.kind == "cabinet":
             self.cab_mocap = int(m.body_mocapid[m.body("cabinet").id])
             self.drawer_qadr = int(m.jnt_qposadr[m.joint("drawer_top_joint").id])
-            self.prop_qadr = [int(m.jnt_qposadr[m.joint(f"prop{k}").id]) for k in range(T.NUM_PROPS)]
+            self.prop_qadr = [int(m.jnt_qposadr[m.joint(f"prop{k}").id]) for k in range(tasks.NUM_PROPS)]
             self.prop_pos0 = np.array([m.qpos0[a:a + 3] for a in self.prop_qadr])
         n = num_envs
         self.q = np.zeros((n, self.ndof))
@@ -162,7 +161,7 @@ class BatchedSim:
         for i in shard:
             d = self.datas[i]
             d.ctrl[:] = self.targets[i]
-            mujoco.mj_step(m, d, T.SUBSTEPS)
+            mujoco.mj_step(m, d, tasks.SUBSTEPS)
             mujoco.mj_kinematics(m, d)  # positions of the state we report (mj_step leaves them one substep old)
             self._gather(i)
             if self.pixels is not None:
@@ -274,22 +273,22 @@ class BatchedSim:
     def raw_terms(self, actions: np.ndarray) -> dict:
         kind, rname = self.task.kind, self.robot.name
         if kind == "reach":
-            return T.reach_terms(self.hand(), self.point("goal"), actions)
+            return tasks.reach_terms(self.hand(), self.point("goal"), actions)
         if kind == "pick":
-            return T.pick_terms(rname, self.grasp, self.point("cube"), actions)
+            return tasks.pick_terms(rname, self.grasp, self.point("cube"), actions)
         if kind == "move":
-            return T.move_terms(rname, self.grasp, self.point("cube"), self.point("goal"), actions)
-        return T.cabinet_terms(rname, self.grasp, self.point("handle"), self.opening, actions)
+            return tasks.move_terms(rname, self.grasp, self.point("cube"), self.point("goal"), actions)
+        return tasks.cabinet_terms(rname, self.grasp, self.point("handle"), self.opening, actions)
 
     def success_condition(self) -> np.ndarray:
         kind, rname = self.task.kind, self.robot.name
         if kind == "reach":
-            return T.reach_success(self.hand(), self.point("goal"))
+            return tasks.reach_success(self.hand(), self.point("goal"))
         if kind == "pick":
-            return T.pick_success(self.point("cube"))
+            return tasks.pick_success(self.point("cube"))
         if kind == "move":
-            return T.move_success(rname, self.point("cube"), self.point("goal"))
-        return T.cabinet_success(rname, self.grasp, self.point("handle"), self.opening)
+            return tasks.move_success(rname, self.point("cube"), self.point("goal"))
+        return tasks.cabinet_success(rname, self.grasp, self.point("handle"), self.opening)
 
     def update_counter(self, cond: np.ndarray) -> None:
         """+1 while the condition holds; a break before `success_steps` starts the count again."""
@@ -315,7 +314,10 @@ class BatchedSim:
         return np.concatenate([q, DOF_VELOCITY_SCALE * self.qd], axis=1)
 
     def task_state(self) -> np.ndarray:
-        """The oracle observation after the robot state (layouts of spec/pixmc_details.md section 9)."""
+        """The oracle observation after the robot state, in the layout of the original's compute_oracle_obs
+        (ir413/mvp pixmc/tasks/<task>.py, obs_type "oracle"): Reach: hand, goal, goal - hand; Pick/Move/Cabinet: the
+        grasp points (Kuka: palm first), the cube or handle, [Move: the goal], target - each grasp point, then
+        Cabinet: travel left to full opening, Pick: height left to the goal, Move: goal - cube."""
         kind, g = self.task.kind, self.grasp
         n = self.num_envs
         if kind == "reach":
@@ -329,9 +331,9 @@ class BatchedSim:
                 parts.append(self.point("goal"))
             parts.append((target[:, None] - g).reshape(n, -1))
             if kind == "cabinet":
-                parts.append((T.DRAWER_TRAVEL - self.opening)[:, None])
+                parts.append((tasks.DRAWER_TRAVEL - self.opening)[:, None])
             elif kind == "pick":
-                parts.append((T.GOAL_HEIGHT - target[:, 2])[:, None])
+                parts.append((tasks.GOAL_HEIGHT - target[:, 2])[:, None])
             else:
                 parts.append(self.point("goal") - target)
         return np.concatenate(parts, axis=1)

@@ -57,7 +57,8 @@ SCALES["KukaMove"] = SCALES["KukaPick"]
 
 
 # ---------------------------------------------------------------------------------------------
-# Reward terms (spec/pixmc.md). d = Euclidean distance; all inputs batched over envs.
+# Reward terms, as the original's compute_*_reward functions (ir413/mvp pixmc/tasks/<task>.py, e.g. franka_pick.py's
+# compute_franka_reward). d = Euclidean distance; all inputs batched over envs.
 # ---------------------------------------------------------------------------------------------
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(a - b, axis=-1)

@@ -15,8 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from . import coverage
-from . import tasks as T
+from . import coverage, tasks
 from .sim import OBS_CLIP, SCENE_VIEW, BatchedSim
 
 OBS_TYPES = ("pixels", "state")
@@ -35,9 +34,9 @@ def check_seed(seed) -> None:
 def check_args(task: str, num_envs: int, obs_type: str, image_size: int, reward_level: str,
                num_threads: int | None = None, seed: int | None = None) -> None:
     """Fail fast, with the valid choices in the message."""
-    T.check_task(task)
-    if reward_level not in T.REWARD_LEVELS:
-        raise ValueError(f"unknown reward_level {reward_level!r}; choose one of: {', '.join(T.REWARD_LEVELS)}")
+    tasks.check_task(task)
+    if reward_level not in tasks.REWARD_LEVELS:
+        raise ValueError(f"unknown reward_level {reward_level!r}; choose one of: {', '.join(tasks.REWARD_LEVELS)}")
     if obs_type not in OBS_TYPES:
         raise ValueError(f"unknown obs_type {obs_type!r}; choose one of: {', '.join(OBS_TYPES)}")
     if not _is_int(num_envs) or num_envs < 1:
@@ -92,7 +91,7 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.task_name, self.reward_level, self.obs_type = task, reward_level, obs_type
         # without a seed the per-env generators start from fresh entropy; with one, the first reset() reseeds them
-        self.sim = BatchedSim(T.make_task(task), int(num_envs), obs_type, int(image_size), reward_level,
+        self.sim = BatchedSim(tasks.make_task(task), int(num_envs), obs_type, int(image_size), reward_level,
                               None if num_threads is None else int(num_threads))
         self.num_envs = int(num_envs)
         self.render_mode = render_mode

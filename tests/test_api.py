@@ -192,19 +192,24 @@ def test_cabinet_reset_ranges(make_envs):
 
 def test_same_step_autoreset_returns_final_obs(make_envs):
     envs = make_envs("FrankaReach", num_envs=2, obs_type="state", seed=0)
+    twin = make_envs("FrankaReach", num_envs=2, obs_type="state", seed=0)  # the same steps without the autoreset
     obs, _ = envs.reset(seed=0)
+    twin.reset(seed=0)
     assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
     steps = 0
     while True:
-        prev = obs["state"].copy()
         obs, r, te, tr, info = envs.step(np.zeros((2, 9)))
+        twin_obs, *_ = twin.step_without_reset(np.zeros((2, 9)))
         steps += 1
         if tr.any():
             break
+        assert np.array_equal(obs["state"], twin_obs["state"])
     assert steps == 199  # episodeLength 200: the original resets at progress >= length - 1
     assert info["_final_obs"].all() and not te.any()
-    assert np.allclose(info["final_obs"]["state"], prev, atol=0.05)  # the ended episode, a step later
-    assert not np.allclose(obs["state"], info["final_obs"]["state"])  # the next episode's start
+    assert np.array_equal(info["final_obs"]["state"], twin_obs["state"])  # the ended episode's last observation
+    twin.sim.reset()
+    assert np.array_equal(obs["state"], twin.sim.observation()["state"])  # the next episode's start
+    assert not np.allclose(obs["state"], info["final_obs"]["state"])
     assert np.all(envs.sim.elapsed == 0)
 
 

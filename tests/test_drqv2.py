@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 import tyro
 
-from conftest import ROOT, check_regression, import_script, run_and_read, run_script
+from conftest import ROOT, check_regression, import_script, read_scalars, run_and_read, run_in_process, run_script
 
 drq = import_script("drqv2_dmc_mimex")
 RECORDED = pathlib.Path(__file__).with_name("regression_values_drqv2.json")
@@ -172,15 +172,39 @@ SMOKE = ["--task", "cartpole_swingup_sparse", "--total-frames", "1000", "--actio
          "--num-seed-frames", "100", "--num-expl-steps", "50", "--batch-size", "8", "--buffer-size", "1000",
          "--eval-episodes", "1", "--eval-every-frames", "100000", "--fast-render", "--seed", "1", "--save-model"]
 TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/SPS", "charts/updates_per_second",
-        "charts/stddev", "eval/episodic_return", "losses/critic_loss", "losses/actor_loss", "losses/q_values"}
+        "charts/stddev", "eval/episodic_return", "losses/critic_loss", "losses/actor_loss", "losses/critic_q1",
+        "losses/critic_q2", "losses/critic_target_q"}
 BONUS_TAGS = {"charts/intrinsic_reward", "charts/intrinsic_reward_scaled", "losses/bonus_loss"}
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    out = {}
-    for name, extra in (("mimex", []), ("plain", ["--beta", "0"])):
-        out[name] = run_and_read("drqv2_dmc_mimex", SMOKE + extra, tmp_path_factory.mktemp(name))
+    """The MIMEx smoke run in this process (it also keeps what the critic-Q test needs), the plain one as a user runs it.
+    In-process: every Adam's parameters before each of its steps, and the loop's tensors when it logs critic_q1."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    before_step, at_log = {}, []
+    adam_step, add_scalar = torch.optim.Adam.step, SummaryWriter.add_scalar
+
+    def keeping_step(self, *a, **kw):
+        params = {id(p): p.detach().clone() for group in self.param_groups for p in group["params"]}
+        before_step.setdefault(id(self), []).append(params)
+        return adam_step(self, *a, **kw)
+
+    def keeping_add_scalar(self, tag, value, step=None, *a, **kw):
+        if tag == "losses/critic_q1":
+            loop = sys._getframe(1).f_locals
+            at_log.append({k: loop[k] for k in ("updates", "q1", "q2", "target_q", "h_obs", "b_actions")})
+        return add_scalar(self, tag, value, step, *a, **kw)
+
+    cwd = tmp_path_factory.mktemp("mimex")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(torch.optim.Adam, "step", keeping_step)
+        m.setattr(SummaryWriter, "add_scalar", keeping_add_scalar)
+        loop, _, _ = run_in_process("drqv2_dmc_mimex", SMOKE, cwd, m)
+    (run_dir,) = (cwd / "runs").iterdir()
+    out = {"mimex": (run_dir, read_scalars(run_dir)), "in_process": (loop, before_step, at_log)}
+    out["plain"] = run_and_read("drqv2_dmc_mimex", SMOKE + ["--beta", "0"], tmp_path_factory.mktemp("plain"))
     return out
 
 
@@ -194,6 +218,33 @@ def test_smoke_run_updates_and_logs(smoke):
     assert [step for step, _ in scalars["eval/episodic_return"]] == [0, 1000]  # at the start and at the end
     assert set(torch.load(run_dir / "drqv2_dmc_mimex.cleanrl_model", weights_only=True)) == {
         "args", "encoder", "actor", "critic", "mimex"}
+
+
+def test_logged_critic_q_is_the_critics_q_of_the_replayed_actions(smoke):
+    """losses/critic_q1, critic_q2: the critic's mean Q of the batch's replayed actions (not the actor update's Q of
+    the policy's actions), under the parameters it had before that update's step; critic_target_q: the TD target."""
+    loop, before_step, at_log = smoke["in_process"]
+    critic, scalars = loop["critic"], smoke["mimex"][1]
+    assert [log["updates"] for log in at_log] == [1, 101] and len(scalars["losses/critic_q1"]) == 2
+    for log, (_, q1_logged), (_, q2_logged), (_, target_logged) in zip(
+            at_log, scalars["losses/critic_q1"], scalars["losses/critic_q2"], scalars["losses/critic_target_q"]):
+        params = before_step[id(loop["critic_optimizer"])][log["updates"] - 1]
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.copy_(params[id(p)])
+            q1, q2 = critic(log["h_obs"], log["b_actions"])
+        assert torch.equal(q1, log["q1"]) and torch.equal(q2, log["q2"])
+        assert q1_logged == pytest.approx(q1.mean().item(), rel=1e-6, abs=1e-8)
+        assert q2_logged == pytest.approx(q2.mean().item(), rel=1e-6, abs=1e-8)
+        assert target_logged == pytest.approx(log["target_q"].mean().item(), rel=1e-6, abs=1e-8)
+
+
+def test_the_file_runs_alone_without_pixmc_sparse(tmp_path):
+    """Copied into an empty folder (no pixmc_sparse next to it), the file imports and parses its flags."""
+    (tmp_path / "drqv2_dmc_mimex.py").write_text((ROOT / "drqv2_dmc_mimex.py").read_text())
+    res = subprocess.run([sys.executable, "drqv2_dmc_mimex.py", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, timeout=300)
+    assert res.returncode == 0 and "--total-frames" in res.stdout, res.stderr
 
 
 def test_beta_zero_is_plain_drqv2(smoke):
@@ -238,7 +289,7 @@ def test_task_names_follow_drqv2():
 
 
 @pytest.mark.skipif(ctypes.util.find_library("OSMesa") is not None, reason="OSMesa is installed here")
-def test_missing_opengl_gives_the_pixmc_sparse_message(tmp_path):
+def test_missing_opengl_names_the_packages_to_install(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "drqv2_dmc_mimex.py"), "--total-frames", "10"], cwd=tmp_path,
                          env=dict(os.environ, MUJOCO_GL="osmesa", PYTHONPATH=str(ROOT)),
                          capture_output=True, text=True, timeout=300)

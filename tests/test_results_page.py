@@ -106,7 +106,8 @@ def test_method_table_and_headline(page):
                 "(median first success never), final success 0.32; MIMEx 1/1 seeds found the goal (median first success "
                 f"{21 * STEP:,}), final success 0.64.")
     assert headline in text
-    assert readme == f"intro <!-- results-headline -->{headline} [More in docs/results.md](docs/results.md).<!-- /results-headline --> end\n"
+    link = "[More in docs/results.md](docs/results.md)."
+    assert readme == f"intro <!-- results-headline -->{headline} {link}<!-- /results-headline --> end\n"
     assert "value_loss" not in text and (tmp / "img" / "results_results.png").is_file()
     assert (tmp / "img" / "results_results_heatmap.png").read_bytes()[:4] == b"\x89PNG"
     assert "first 1,015,808 env steps" in text  # the heat map's snapshot: the first at or after 1M
