@@ -34,6 +34,12 @@ class Args:
     """if toggled, torch uses deterministic algorithms (cudnn included); off may be faster on a GPU"""
     cuda: bool = True
     """if toggled, use CUDA when it is available (falls back to the CPU)"""
+    bf16: bool = False
+    """if toggled, run the image encoder and the bonus model under bfloat16 autocast (not the paper's; pays off on GPUs
+    and on CPUs with AVX-512 BF16 or AMX)"""
+    compile: bool = False
+    """if toggled, torch.compile the image encoder and the bonus model (GPUs gain more than CPUs; needs a C++
+    compiler)"""
     track: bool = False
     """if toggled, also log to Weights and Biases (needs `pip install wandb`)"""
     wandb_project_name: str = "pixmc-sparse"
@@ -274,7 +280,7 @@ class Agent(nn.Module):
     def __init__(self, envs, args: Args, encoder: Optional[nn.Module]):
         super().__init__()
         state_dim = envs.single_observation_space["state"].shape[0]
-        self.encoder = encoder
+        self.encoder, self.bf16 = encoder, args.bf16
         if encoder is not None:  # PyTorch's default init, as MVP
             self.obs_proj = nn.Linear(encoder.out_dim, 128)
             self.state_proj = nn.Linear(state_dim, 128)
@@ -285,8 +291,11 @@ class Agent(nn.Module):
         self.actor_logstd = nn.Parameter(torch.full((1, act_dim), float(np.log(args.init_action_std))))
 
     def features(self, obs):
-        """Per-step features: the image encoder's output (pixels) or the oracle state vector."""
-        return self.encoder(obs["pixels"]) if self.encoder is not None else obs["state"]
+        """Per-step features: the image encoder's output (pixels; float32, also under --bf16) or the oracle state."""
+        if self.encoder is None:
+            return obs["state"]
+        with torch.autocast(obs["pixels"].device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.encoder(obs["pixels"]).float()
 
     def trunk(self, feats, obs):
         if self.encoder is None:
@@ -463,6 +472,8 @@ if __name__ == "__main__":
     envs = make_envs(args, args.num_envs, args.seed)
     encoder = make_encoder(args)
     agent = Agent(envs, args, encoder).to(device)
+    if args.compile and encoder is not None:
+        encoder.compile()  # in place: the state dict keeps its keys
     # Adam with eps 1e-8 (MVP's); a frozen encoder's parameters stay out
     optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)
 
@@ -484,6 +495,8 @@ if __name__ == "__main__":
     feats_buf = torch.zeros((args.num_steps, args.num_envs, feat_dim), device=device)
     # BONUS: the ICM model, its optimiser, the optional r_i normaliser, the features of episodes' last observations
     icm = ICM(feat_dim, envs.single_action_space.shape[0], args).to(device)
+    if args.compile:
+        icm.compile()
     icm_optimizer = torch.optim.Adam(icm.parameters(), lr=args.icm_lr)
     normalizer = IntrinsicReturnNormalizer(args.num_envs, args.gamma, device)
     final_feats = torch.zeros_like(feats_buf)  # features of the last observation where step t ended an episode
@@ -576,12 +589,13 @@ if __name__ == "__main__":
         with torch.no_grad():
             ended = torch.cat([dones[1:], next_done[None]])  # step t ended an episode
             next_feats = pair_next_features(feats_buf, final_feats, ended, agent.features(next_obs))
-        intrinsic, bonus_loss = icm(feats_buf.view(-1, feat_dim), next_feats.view(-1, feat_dim),
-                                    actions.view(args.batch_size, -1))  # the policy's actions, as the authors
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            intrinsic, bonus_loss = icm(feats_buf.view(-1, feat_dim), next_feats.view(-1, feat_dim),
+                                        actions.view(args.batch_size, -1))  # the policy's actions, as the authors
         icm_optimizer.zero_grad()
         bonus_loss.backward()
         icm_optimizer.step()
-        raw_intrinsic = intrinsic.view(args.num_steps, args.num_envs)
+        raw_intrinsic = intrinsic.float().view(args.num_steps, args.num_envs)
         intrinsic = normalizer(raw_intrinsic) if args.normalize_bonus else raw_intrinsic
         rewards += args.beta * intrinsic
 

@@ -33,6 +33,12 @@ class Args:
     """if toggled, torch uses deterministic algorithms (cudnn included); off may be faster on a GPU"""
     cuda: bool = True
     """if toggled, use CUDA when it is available (falls back to the CPU)"""
+    bf16: bool = False
+    """if toggled, run the image encoder and the bonus model under bfloat16 autocast (not the paper's; pays off on GPUs
+    and on CPUs with AVX-512 BF16 or AMX)"""
+    compile: bool = False
+    """if toggled, torch.compile the image encoder and the bonus model (GPUs gain more than CPUs; needs a C++
+    compiler)"""
     track: bool = False
     """if toggled, also log to Weights and Biases (needs `pip install wandb`)"""
     wandb_project_name: str = "pixmc-sparse"
@@ -296,7 +302,7 @@ class Agent(nn.Module):
     def __init__(self, envs, args: Args, encoder: Optional[nn.Module]):
         super().__init__()
         state_dim = envs.single_observation_space["state"].shape[0]
-        self.encoder = encoder
+        self.encoder, self.bf16 = encoder, args.bf16
         if encoder is not None:  # PyTorch's default init, as MVP
             self.obs_proj = nn.Linear(encoder.out_dim, 128)
             self.state_proj = nn.Linear(state_dim, 128)
@@ -307,8 +313,11 @@ class Agent(nn.Module):
         self.actor_logstd = nn.Parameter(torch.full((1, act_dim), float(np.log(args.init_action_std))))
 
     def features(self, obs):
-        """Per-step features: the image encoder's output (pixels) or the oracle state vector."""
-        return self.encoder(obs["pixels"]) if self.encoder is not None else obs["state"]
+        """Per-step features: the image encoder's output (pixels; float32, also under --bf16) or the oracle state."""
+        if self.encoder is None:
+            return obs["state"]
+        with torch.autocast(obs["pixels"].device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.encoder(obs["pixels"]).float()
 
     def trunk(self, feats, obs):
         if self.encoder is None:
@@ -544,6 +553,8 @@ if __name__ == "__main__":
     envs = make_envs(args, args.num_envs, args.seed)
     encoder = make_encoder(args)
     agent = Agent(envs, args, encoder).to(device)
+    if args.compile and encoder is not None:
+        encoder.compile()  # in place: the state dict keeps its keys
     # Adam with eps 1e-8 (MVP's); a frozen encoder's parameters stay out
     optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=args.learning_rate)
 
@@ -565,6 +576,8 @@ if __name__ == "__main__":
     feats_buf = torch.zeros((args.num_steps, args.num_envs, feat_dim), device=device)
     # BONUS: the MIMEx model and its optimiser; the rollout's sequences and each env's last T features
     mimex = MIMEx(feat_dim, args).to(device)
+    if args.compile:
+        mimex.compile()
     mimex_optimizer = torch.optim.Adam(mimex.parameters(), lr=args.mimex_lr)
     seqs = torch.zeros((args.num_steps, args.num_envs, args.seq_len, feat_dim), device=device)
     history = torch.zeros((args.num_envs, args.seq_len, feat_dim), device=device)  # the last T features per env
@@ -652,7 +665,9 @@ if __name__ == "__main__":
 
         # BONUS: one MIMEx pass over all the rollout's sequences: each step's intrinsic reward is its sequence's loss
         # BONUS: under the model before this rollout's update; then one optimiser step on their mean (the authors')
-        intrinsic, bonus_loss = mimex(seqs.view(-1, args.seq_len, feat_dim), args.n_mask)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            intrinsic, bonus_loss = mimex(seqs.view(-1, args.seq_len, feat_dim), args.n_mask)
+        intrinsic = intrinsic.float()
         mimex_optimizer.zero_grad()
         bonus_loss.backward()
         mimex_optimizer.step()
