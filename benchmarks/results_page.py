@@ -131,6 +131,16 @@ def per_run_table(runs: list) -> list:
     return lines
 
 
+def portable(command: str) -> str:
+    """A sweep command as the page shows it: --sweep-dir and --results-dir as sweeps/NAME and results/NAME, relative to
+    the repository, whatever folders the machine that ran it used."""
+    words = shlex.split(command)
+    for flag, parent in (("--sweep-dir", "sweeps"), ("--results-dir", "results")):
+        if flag in words[:-1]:
+            words[words.index(flag) + 1] = f"{parent}/{pathlib.Path(words[words.index(flag) + 1]).name}"
+    return shlex.join(words)
+
+
 def planned(runs: list) -> list:
     """The runs the experiment's benchmark.py commands expand to (their names), from the commands in the data files."""
     names = []
@@ -221,7 +231,7 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
     lines = [f"## {slug}: sparse {', '.join(tasks)}, {'/'.join(sorted(obs))} observations, {length:,} env steps", "",
              headline, "",
              "- Sweep commands (from the run data; run again to finish or extend): "
-             + ", ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in runs)) + ".",
+             + ", ".join(f"`{portable(c)}`" for c in dict.fromkeys(r["command"] for r in runs)) + ".",
              f"- Code: commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)}.",
              f"- Machine: {', '.join(sorted({r['machine'] for r in runs}))}, no GPU; "
              f"{sum(r['seconds'] for r in runs) / 3600:.1f} h of run time over {runs_word(len(runs))}, one at a time.",

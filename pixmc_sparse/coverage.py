@@ -73,5 +73,18 @@ class Coverage:
             self._episode[part][envs] = 0
         return out
 
+    def get_state(self) -> dict:
+        """The counts and each env's cells of its current episode (as index lists: small where the grid is large)."""
+        return {"counts": {part: c.copy() for part, c in self.counts.items()},
+                "episode": {part: [np.flatnonzero(row) for row in seen] for part, seen in self._seen.items()}}
+
+    def set_state(self, state: dict) -> None:
+        for part, counts in state["counts"].items():
+            self.counts[part][...] = counts
+            self._seen[part][...] = False
+            for row, cells in zip(self._seen[part], state["episode"][part]):
+                row[cells] = True
+            self._episode[part] = self._seen[part].sum(axis=1).astype(np.int64)
+
     def fraction(self) -> dict:
         return {part: float(np.count_nonzero(c)) / c.size for part, c in self.counts.items()}

@@ -234,6 +234,42 @@ class BatchedSim:
         if self.pixels is not None:
             self._render(i)
 
+    # ------------------------------------------------------------------ state (checkpoints)
+    STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION  # everything mj_step reads: exact continuation
+
+    def get_state(self) -> dict:
+        """Copies of everything the next steps depend on: each env's MuJoCo integration state (positions, velocities,
+        controls, warm-starts, mocap bodies: the goal and cabinet placements), joint targets, step and success counters,
+        random generator, and what was read off the last step (the arrays the rewards and observations use, images)."""
+        m, spec = self.model, self.STATE_SPEC
+        physics = np.empty((self.num_envs, mujoco.mj_stateSize(m, spec)))
+        for i, d in enumerate(self.datas):
+            mujoco.mj_getState(m, d, physics[i], spec)
+        state = {"physics": physics, "rngs": [rng.bit_generator.state for rng in self.rngs]}
+        for name in ("targets", "elapsed", "counter", "q", "qd", "sites", "touch", "opening", "pixels"):
+            value = getattr(self, name)
+            state[name] = None if value is None else value.copy()
+        return state
+
+    def set_state(self, state: dict) -> None:
+        """The inverse of get_state, on a sim of the same task, number of envs and observation settings."""
+        m, spec = self.model, self.STATE_SPEC
+        physics = np.asarray(state["physics"])
+        if physics.shape != (self.num_envs, mujoco.mj_stateSize(m, spec)) or len(state["rngs"]) != self.num_envs:
+            raise ValueError(f"the state is of {physics.shape[0]} envs with {physics.shape[-1]} physics values each; this "
+                             f"sim has {self.num_envs} envs with {mujoco.mj_stateSize(m, spec)} (another task or size?)")
+        for name in ("targets", "elapsed", "counter", "q", "qd", "sites", "touch", "opening", "pixels"):
+            value = getattr(self, name)
+            if (value is None) != (state[name] is None) or (value is not None and value.shape != state[name].shape):
+                raise ValueError(f"the state's {name!r} does not fit this sim (other observation settings?)")
+            if value is not None:
+                setattr(self, name, np.array(state[name], dtype=value.dtype))
+        for i, d in enumerate(self.datas):
+            mujoco.mj_setState(m, d, physics[i], spec)
+            mujoco.mj_forward(m, d)  # derived quantities (positions for rendering) of the restored state
+        for rng, rng_state in zip(self.rngs, state["rngs"]):
+            rng.bit_generator.state = rng_state
+
     # ------------------------------------------------------------------ stepping
     def apply_actions(self, actions: np.ndarray) -> None:
         """target <- clamp(target + speed * dt * a * 7.5, limits): a moves the target, not the joint."""

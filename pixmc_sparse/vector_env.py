@@ -167,6 +167,23 @@ class PixMCVectorEnv(gym.vector.VectorEnv):
             obs = self.sim.observation()
         return obs, reward, terminated, truncated, info
 
+    def get_state(self) -> dict:
+        """The whole state of the N envs, to continue exactly where they are (checkpoints): the physics, placements,
+        counters and random generators of every env (BatchedSim.get_state), the coverage counts, and the seed the
+        first reset has not used yet. Plain numpy arrays, lists and dicts: `torch.save` / `pickle` take it."""
+        return {"task": self.task_name, "sim": self.sim.get_state(), "coverage": self.coverage.get_state(),
+                "pending_seed": self._seed}
+
+    def set_state(self, state: dict) -> None:
+        """Continue from `get_state()` of an env made with the same task and arguments; anything else is refused."""
+        if not isinstance(state, dict) or not {"task", "sim", "coverage"} <= set(state):
+            raise ValueError("not a state of PixMCVectorEnv.get_state()")
+        if state["task"] != self.task_name:
+            raise ValueError(f"the state is of task {state['task']!r}, this env runs {self.task_name!r}")
+        self.sim.set_state(state["sim"])
+        self.coverage.set_state(state["coverage"])
+        self._seed = state["pending_seed"]
+
     def render(self):
         """A third-person view of env 0 (for videos), 480x640 RGB."""
         if self.render_mode != "rgb_array":
