@@ -4,6 +4,7 @@
 # Docs: docs/{script name}.md, one page per script; paper-scale command lines: README.md, "Reproducing the paper".
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from typing import Literal, Optional
@@ -50,6 +51,11 @@ class Args:
     """path of a saved `.cleanrl_model`: evaluate it for `eval_episodes` episodes, print, exit (nothing is written)"""
     eval_episodes: int = 10
     """episodes of a deterministic (mean-action) evaluation"""
+    checkpoint_every: int = 100
+    """write runs/{run_name}/checkpoint.pt (all --resume needs) every this many iterations (0: never)"""
+    resume: Optional[str] = None
+    """a run folder (runs/{run_name}) with a checkpoint.pt: continue that run exactly, in that folder; flags left out
+    take the run's values, flags given must equal them (but --checkpoint-every, --capture-video, --track)"""
     coverage_snapshots: tuple[int, ...] = (1_000_000, 4_000_000)
     """env steps after which the coverage visit counts are kept (runs/{run_name}/coverage.npz: these and the last)"""
 
@@ -304,6 +310,45 @@ def to_torch(obs, device):
     return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
 
 
+CHECKPOINT_FORMAT = "pixmc-ppo-checkpoint-1"
+RESUME_MAY_CHANGE = {"checkpoint_every", "capture_video", "resume", "track", "wandb_project_name", "wandb_entity"}
+
+
+def load_resume(args: Args, argv: list) -> dict:
+    """--resume RUN_DIR: read its checkpoint.pt and take the run's flags into args. Refused, before anything is written,
+    if the file is missing, unreadable or another script's, or if a flag given in argv differs from the run's."""
+    path = os.path.join(args.resume, "checkpoint.pt")
+    if not os.path.isfile(path):
+        raise ValueError(f"--resume {args.resume!r}: no checkpoint.pt there "
+                         "(a run writes it with --checkpoint-every N)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)  # our own file: numpy arrays, RNG states
+    except Exception as err:
+        raise ValueError(f"--resume {args.resume!r}: checkpoint.pt is unreadable ({type(err).__name__}: {err}); "
+                         "nothing was changed: start the run afresh") from None
+    script = os.path.basename(__file__)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or ckpt.get("script") != script:
+        found = ckpt.get("script", "an unknown writer") if isinstance(ckpt, dict) else "an unknown writer"
+        raise ValueError(f"--resume {args.resume!r}: checkpoint.pt is not a checkpoint of {script} (it is {found}'s)")
+    given = {word[2:].split("=")[0].replace("-", "_").removeprefix("no_") for word in argv if word.startswith("--")}
+    differ = [k for k in vars(args)
+              if k in given and k not in RESUME_MAY_CHANGE and getattr(args, k) != ckpt["args"].get(k)]
+    if differ:
+        raise ValueError("--resume: these flags differ from the run's: " + ", ".join(
+            f"--{k.replace('_', '-')} (run: {ckpt['args'].get(k)!r}, given: {getattr(args, k)!r})" for k in differ)
+            + "; leave them out to take the run's values, or start a new run")
+    for k, value in ckpt["args"].items():
+        if k not in RESUME_MAY_CHANGE:
+            setattr(args, k, value)
+    return ckpt
+
+
+def save_atomic(state: dict, path: str) -> None:
+    """torch.save to a temp file, then rename: a kill during the write leaves the previous file whole."""
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 def load_checkpoint(path: str) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -380,6 +425,7 @@ def compute_gae(rewards, values, dones, final_values, next_value, next_done, gam
 
 if __name__ == "__main__":
     args = tyro.cli(Args)
+    resumed = load_resume(args, sys.argv[1:]) if args.resume else None  # the run's flags, models and carry-over
     args.batch_size = int(args.num_envs * args.num_steps)
     args.minibatch_size = int(args.batch_size // args.num_minibatches)
     args.num_iterations = args.total_timesteps // args.batch_size
@@ -390,6 +436,8 @@ if __name__ == "__main__":
         evaluate_checkpoint(args)
         raise SystemExit(0)
     run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = args.resume.rstrip("/") if resumed else f"runs/{run_name}"
+    run_name = os.path.basename(run_dir)
 
     # seeding
     random.seed(args.seed)
@@ -414,9 +462,11 @@ if __name__ == "__main__":
 
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, monitor_gym=False, save_code=True)
-    writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters",
-                    "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    # resumed: TensorBoard drops what the killed run logged after its checkpoint (purge_step)
+    writer = SummaryWriter(run_dir, purge_step=resumed["global_step"] + 1 if resumed else None)
+    if not resumed:
+        writer.add_text("hyperparameters",
+                        "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
 
     # storage (the images stay uint8; frozen-encoder features are cached, as MVP did)
     obs_space = envs.single_observation_space
@@ -440,8 +490,24 @@ if __name__ == "__main__":
     ep_return, ep_length = np.zeros(args.num_envs), np.zeros(args.num_envs, dtype=np.int64)
     video_frames, video_episode = [], 0
     coverage_steps, coverage_counts = [], {part: [] for part in envs.coverage.counts}  # where the hand (object) went
+    start_iteration = 1
+    if resumed:  # continue where the checkpoint left the run: models, envs, carry-over, then the RNGs
+        start_iteration, global_step = resumed["iteration"] + 1, resumed["global_step"]
+        start_time = time.time() - resumed["seconds"]
+        agent.load_state_dict(resumed["agent"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        envs.set_state(resumed["envs"])
+        carry = resumed["carry"]
+        next_obs, next_done = to_torch(carry["next_obs"], device), carry["next_done"].to(device)
+        ep_return, ep_length, video_episode = carry["ep_return"], carry["ep_length"], carry["video_episode"]
+        coverage_steps, coverage_counts = carry["coverage_steps"], carry["coverage_counts"]
+        random.setstate(resumed["rng"]["python"])
+        np.random.set_state(resumed["rng"]["numpy"])
+        torch.set_rng_state(resumed["rng"]["torch"])
+        if torch.cuda.is_available() and resumed["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(resumed["rng"]["cuda"])
 
-    for iteration in range(1, args.num_iterations + 1):
+    for iteration in range(start_iteration, args.num_iterations + 1):
         finished = {"return": [], "length": [], "success": [], "terminated": [], "cells": {}}
 
         for step in range(0, args.num_steps):
@@ -588,14 +654,27 @@ if __name__ == "__main__":
         print("SPS:", int(global_step / (time.time() - start_time)))
         writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
 
+        if args.checkpoint_every and iteration % args.checkpoint_every == 0 and iteration < args.num_iterations:
+            writer.flush()  # what is logged up to here is on disk before the checkpoint says so
+            checkpoint = {
+                "format": CHECKPOINT_FORMAT, "script": os.path.basename(__file__), "args": vars(args),
+                "iteration": iteration, "global_step": global_step, "seconds": time.time() - start_time,
+                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(), "envs": envs.get_state(),
+                "carry": {"next_obs": {k: v.cpu() for k, v in next_obs.items()}, "next_done": next_done.cpu(),
+                          "ep_return": ep_return, "ep_length": ep_length, "video_episode": video_episode,
+                          "coverage_steps": coverage_steps, "coverage_counts": coverage_counts},
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
+            save_atomic(checkpoint, f"{run_dir}/checkpoint.pt")
+
     coverage_steps.append(global_step)  # the visit counts at the snapshots and at the end, for heat maps
     for part, counts in envs.coverage.counts.items():
         coverage_counts[part].append(counts.astype(np.uint32))
-    with open(f"runs/{run_name}/coverage.npz", "wb") as f:
+    with open(f"{run_dir}/coverage.npz", "wb") as f:
         np.savez_compressed(f, steps=np.array(coverage_steps), **{p: np.stack(c) for p, c in coverage_counts.items()})
 
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
+        model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
         state = {"args": vars(args), "agent": agent.state_dict()}
         torch.save(state, model_path + ".tmp")
         os.replace(model_path + ".tmp", model_path)  # never leave a half-written checkpoint
