@@ -6,8 +6,9 @@
 A run is started in `{sweep_dir}/{script}__{task}[__{extra flags}]__seed{seed}/` (its `runs/` lands there, next to its
 stdout.log, stderr.log and run.json); finished.json is written there after exit code 0, and the run's data (its
 scalars, the coverage visit counts, the command and the code's commit) to `{results_dir}/{the same name}.npz`, a
-compact file to commit. The same command again skips finished runs and runs whose data file exists, and reruns the
-rest from scratch. A failed run is retried once, then reported (exit code 1).
+compact file to commit. The same command again skips finished runs and runs whose data file exists, resumes runs that
+left a checkpoint (PPO scripts, --resume) and reruns the rest from scratch. A failed run is retried once, then reported
+(exit code 1). On Slurm, a job that reaches its time limit or is preempted is requeued and resumes its run.
 """
 
 import json
@@ -276,22 +277,42 @@ def read_run_data(path) -> dict:
     return out
 
 
+def find_checkpoint(run_dir: Path) -> Optional[Path]:
+    """The checkpoint a killed run of a PPO script left (runs/{run_name}/checkpoint.pt), if any."""
+    found = sorted((run_dir / "runs").glob("*/checkpoint.pt")) if (run_dir / "runs").is_dir() else []
+    return found[-1] if found else None
+
+
+def checkpoint_step(path: Path) -> str:
+    import torch
+
+    try:
+        return f"{torch.load(path, map_location='cpu', weights_only=False)['global_step']:,}"
+    except Exception as err:  # the script itself refuses it with a clear message when it resumes
+        return f"? (unreadable: {type(err).__name__})"
+
+
 def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = None) -> int:
-    """Run one attempt of a run, in a worker thread (local) or a submitit job; write the marker after exit code 0."""
+    """Run one attempt of a run, in a worker thread (local) or a submitit job; write the marker after exit code 0.
+    Where the run left a checkpoint (killed, timed out, preempted), the attempt continues it with --resume."""
     run_dir = Path(run.dir)
-    if attempt > 1:  # keep the failed attempt's logs, start the TensorBoard logs afresh
+    checkpoint = find_checkpoint(run_dir)
+    if attempt > 1:  # keep the failed attempt's logs; without a checkpoint, start the TensorBoard logs afresh
         for stream in ("stdout", "stderr"):
             if (run_dir / f"{stream}.log").exists():
                 os.replace(run_dir / f"{stream}.log", run_dir / f"{stream}.attempt{attempt - 1}.log")
-        shutil.rmtree(run_dir / "runs", ignore_errors=True)
+        if checkpoint is None:
+            shutil.rmtree(run_dir / "runs", ignore_errors=True)
+    flags = run.flags + (["--resume", str(checkpoint.parent.relative_to(run_dir))] if checkpoint else [])
     run_dir.mkdir(parents=True, exist_ok=True)
     # vars, not asdict: in a submitit job the class comes through cloudpickle, and asdict then finds no fields
     (run_dir / "run.json").write_text(json.dumps(dict(vars(run), commit=code_commit(run.script)), indent=1))
     n = str(threads)
     env = dict(os.environ, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, PYTHONUNBUFFERED="1")
     start = time.time()
-    with open(run_dir / "stdout.log", "w") as out, open(run_dir / "stderr.log", "w") as err:
-        proc = subprocess.Popen([sys.executable, run.script, *run.flags], cwd=run_dir, env=env, stdout=out, stderr=err,
+    mode = "a" if checkpoint else "w"  # a resumed run's logs follow what the killed one printed
+    with open(run_dir / "stdout.log", mode) as out, open(run_dir / "stderr.log", mode) as err:
+        proc = subprocess.Popen([sys.executable, run.script, *flags], cwd=run_dir, env=env, stdout=out, stderr=err,
                                 preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         CHILDREN.add(proc)
         try:
@@ -341,6 +362,19 @@ class LocalLauncher:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+class RunJob:
+    """What a submitit job runs: one attempt of a run (execute). At a Slurm time limit or a preemption submitit calls
+    checkpoint(), which requeues the same job; the requeued job finds the run's checkpoint and resumes it."""
+
+    def __call__(self, run: Run, attempt: int, threads: int) -> int:
+        return execute(run, attempt, threads)
+
+    def checkpoint(self, run: Run, attempt: int, threads: int):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(RunJob(), run, attempt, threads)
+
+
 class SubmititLauncher:
     """One submitit job per run attempt: Slurm, or submitit's local executor (same path up to the scheduler)."""
 
@@ -356,7 +390,7 @@ class SubmititLauncher:
         self.threads = args.threads
 
     def submit(self, run: Run, attempt: int):
-        return self.executor.submit(execute, run, attempt, self.threads)
+        return self.executor.submit(RunJob(), run, attempt, self.threads)
 
     def poll(self, job) -> tuple[Optional[int], str]:
         if not job.done():
@@ -407,8 +441,12 @@ def main() -> int:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     with open(sweep_dir / "commands.txt", "a") as log:
         log.write(f"{time.ctime()}: {shlex.join([sys.executable, *sys.argv])}\n")
-    for run in todo:  # a folder without the marker is what an interrupted sweep left: start afresh
-        shutil.rmtree(run.dir, ignore_errors=True)
+    for run in todo:  # a folder without the marker is what an interrupted sweep left: resume it, or start afresh
+        checkpoint = find_checkpoint(Path(run.dir))
+        if checkpoint is None:
+            shutil.rmtree(run.dir, ignore_errors=True)
+        else:
+            print(f"{run.name}: resumed at step {checkpoint_step(checkpoint)} (its checkpoint)", flush=True)
     total, done, failed = len(runs), len(runs) - len(todo), []
     print(f"{total} runs in {sweep_dir}: {done} already finished, {len(todo)} to run ({args.launcher}, "
           f"{args.workers} at once)", flush=True)

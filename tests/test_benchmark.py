@@ -164,6 +164,61 @@ def test_killed_sweep_resumes_with_the_missing_runs_only(tmp_path, fake):
     assert recorded["argv"] == ["--task", "T", "--seed", "3", "--no-cuda"]
 
 
+CHECKPOINTING = textwrap.dedent("""
+    import os, sys, time, torch
+    args, log = sys.argv[1:], os.environ["FAKE_LOG"]
+    if "--resume" in args:  # as the PPO scripts: continue from the run folder's checkpoint
+        folder = args[args.index("--resume") + 1]
+        step = torch.load(os.path.join(folder, "checkpoint.pt"), weights_only=False)["global_step"]
+        with open(log, "a") as f:
+            f.write(f"resume {folder} {step}\\n")
+    else:
+        os.makedirs("runs/fake__1")
+        torch.save({"global_step": 123}, "runs/fake__1/checkpoint.pt")
+        with open(log, "a") as f:
+            f.write("start\\n")
+        time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+    with open(log, "a") as f:
+        f.write("end\\n")
+""")
+
+
+def _wait_for(log, text, seconds=120):
+    deadline = time.time() + seconds
+    while text not in log.read_text():
+        assert time.time() < deadline, log.read_text()
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("launcher", ["local", "submitit-local"])
+def test_killed_run_with_a_checkpoint_resumes(tmp_path, fake, launcher):
+    """Local: a sweep stopped while a run had a checkpoint resumes that run (--resume) instead of clearing it.
+    submitit: a job interrupted as at a Slurm time limit / preemption (submitit's signal) is requeued and resumes."""
+    _, log, env = fake
+    script = tmp_path / "ckpt.py"
+    script.write_text(CHECKPOINTING)
+    sweep = tmp_path / "sweep"
+    command = [sys.executable, str(ROOT / "benchmark.py"), "--scripts", str(script), "--tasks", "T", "--seeds", "1",
+               "--launcher", launcher, "--sweep-dir", str(sweep), "--results-dir", str(tmp_path / "results")]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=dict(env, FAKE_SLEEP="60"), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _wait_for(log, "start")
+    if launcher == "local":
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+        result = benchmark(command[2:], tmp_path, env=dict(env, FAKE_SLEEP="0"))
+        output = result.stdout
+        assert result.returncode == 0, output + result.stderr
+        assert "ckpt__T__seed1: resumed at step 123 (its checkpoint)" in output
+    else:
+        (job_log,) = (sweep / "submitit").glob("*_0_log.out")
+        os.kill(int(job_log.name.split("_")[0]), signal.SIGUSR2)  # what submitit's Slurm plugin gets before the kill
+        output = proc.communicate(timeout=120)[0]
+        assert proc.returncode == 0, output
+    assert log.read_text().splitlines()[-2:] == ["resume runs/fake__1 123", "end"]
+    assert (sweep / "ckpt__T__seed1" / "finished.json").is_file()
+
+
 def test_failed_run_is_retried_once_and_reported(tmp_path, fake):
     script, log, env = fake
     sweep = tmp_path / "sweep"
