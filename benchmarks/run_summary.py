@@ -27,6 +27,9 @@ def load(path: pathlib.Path) -> dict:
 
 
 def mean_between(scalars: dict, tag: str, low: float, high: float) -> float:
+    """The mean of a tag's values logged at steps in (low, high]; NaN where there are none (or no such tag)."""
+    if tag not in scalars:
+        return float("nan")
     steps, values = scalars[tag]
     inside = (steps > low) & (steps <= high)
     return float(np.mean(values[inside])) if inside.any() else float("nan")

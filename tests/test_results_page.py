@@ -90,10 +90,11 @@ def test_per_run_figures(page):
     assert cells[5] == f"{auc:.3f}"
     assert cells[6] == "0.640"  # iterations 91-100: 1.0 and nine 0.6; iteration 90's 0.0 is outside
     assert cells[7] == f"{1_000_000 / STEP / 1000:.4f} / nan / 0.1000"  # coverage at 1M (interpolated), 4M (not reached)
-    assert cells[8] == "1.00 / 0.00" and cells[9] == "199" and cells[10] == "—" and cells[12] == "abc123"
+    assert cells[8] == "1.00 / 0.00" and cells[9] == "nan / nan" and cells[10] == "199" and cells[11] == "—"
+    assert cells[13] == "abc123"
     never = row(text, "| noise (PPO) | 2 |")
     assert never[3] == never[4] == "never (< 1,638,400)" and never[6] == "0.000"
-    assert row(text, "| MIMEx | 1 |")[10] == "0.5000 / 0.1000"
+    assert row(text, "| MIMEx | 1 |")[11] == "0.5000 / 0.1000"
 
 
 def test_method_table_and_headline(page):
