@@ -1,5 +1,7 @@
 """The PPO scripts end to end (ppo_pixmc.py and its MIMEx, ICM and RND variants): smoke runs (state and
-pixels), logged tags, the diff contract, checkpoints, the MVP encoder loader, bad input, short-run regression.
+pixels), logged tags, the diff contract, saved models, the MVP encoder loader, bad input, short-run regression,
+and exact resume: a run killed (SIGKILL) after its first checkpoint and continued with --resume ends with the model
+and scalars of the run that was never killed; bad resumes fail with one message and change nothing.
 
 Regenerate the recorded regression values (after an intended change) with
     PIXMC_REGENERATE=1 python -m pytest tests/test_ppo_scripts.py -k regression
@@ -8,14 +10,20 @@ Regenerate the recorded regression values (after an intended change) with
 import dataclasses
 import difflib
 import math
+import os
 import pathlib
 import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 import tyro
 
-from conftest import ROOT, check_regression, import_script, run_and_read, run_script
+from conftest import ROOT, check_regression, import_script, read_scalars, run_and_read, run_script
 
 SMALL = ["--task", "FrankaReach", "--num-envs", "4", "--num-steps", "100", "--seed", "1"]
 # 4 iterations, a checkpoint after each of the first 3: the recorded values hold with them (they consume no randomness)
@@ -209,3 +217,76 @@ def test_short_run_regression(runs):
             values[f"{script} {tag}"] = [v for step, v in scalars[tag] if step <= RECORDED_STEPS]
     assert all(values.values()), values  # each series holds at least one value
     check_regression(values, RECORDED)
+
+
+def killed_after_first_checkpoint(script: str, args: list, cwd) -> "os.PathLike":
+    """Start the run, wait for its first checkpoint (after iteration 1) and for the next iteration's "SPS:" line, then
+    SIGKILL it: somewhere in iteration 3 or in the checkpoint write after iteration 2, wherever the kill lands."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")  # its lines as they are printed
+    proc = subprocess.Popen([sys.executable, str(ROOT / f"{script}.py"), *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, run_dir, after = time.time() + 600, None, 0
+    for line in proc.stdout:  # an "SPS:" line per iteration; a checkpoint is written after each
+        runs = list((cwd / "runs").glob("*")) if (cwd / "runs").exists() else []
+        run_dir = runs[0] if runs else None
+        if line.startswith("SPS:") and run_dir is not None and (run_dir / "checkpoint.pt").exists():
+            after += 1
+            if after == 1:  # iteration 2 has ended
+                break
+        assert time.time() < deadline
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL and run_dir is not None
+    assert not (run_dir / f"{script}.cleanrl_model").exists()  # it did not finish
+    return run_dir
+
+
+def final_state(run_dir, script):
+    model = torch.load(run_dir / f"{script}.cleanrl_model", weights_only=True)
+    scalars = read_scalars(run_dir)
+    scalars.pop("charts/SPS")
+    return model, scalars
+
+
+RESUMABLE = STATE + ["--save-model", "--eval-episodes", "2"]  # the runs fixture's state runs
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_killed_run_resumes_to_the_uninterrupted_runs_numbers(runs, script, tmp_path):
+    """SIGKILL after the first checkpoint, then --resume: the same final model and every TensorBoard scalar but SPS as
+    the fixture's run that was never killed (same seed, same machine)."""
+    _, whole, _ = runs[(script, "state")]
+    killed = killed_after_first_checkpoint(script, RESUMABLE, tmp_path)
+    res = run_script(script, ["--resume", f"runs/{killed.name}", "--checkpoint-every", "2"], tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 0 < res.stdout.count("SPS:") < 4  # it continued: only the iterations after the checkpoint ran
+    model_a, scalars_a = final_state(whole, script)
+    model_b, scalars_b = final_state(killed, script)
+    assert scalars_a.keys() == scalars_b.keys()
+    for tag in scalars_a:
+        assert scalars_a[tag] == scalars_b[tag], tag
+    for part in model_a:
+        if part != "args":
+            assert model_a[part].keys() == model_b[part].keys()
+            for key in model_a[part]:
+                assert torch.equal(model_a[part][key], model_b[part][key]), (part, key)
+
+
+def test_bad_resumes_fail_clearly_and_change_nothing(runs, tmp_path):
+    run_dir = tmp_path / "runs" / runs[("ppo_pixmc", "state")][1].name
+    shutil.copytree(runs[("ppo_pixmc", "state")][1], run_dir)  # a copy: the fixture's run stays as it is
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+
+    def refused(script, args, message):
+        res = run_script(script, args, tmp_path)
+        assert res.returncode != 0 and message in res.stderr, res.stderr[-2000:]
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+    resume = ["--resume", f"runs/{run_dir.name}"]
+    refused("ppo_pixmc", resume + ["--seed", "4", "--num-envs", "4"], "these flags differ from the run's: --seed (run: 1")
+    refused("ppo_pixmc_mimex", resume, "is not a checkpoint of ppo_pixmc_mimex.py (it is ppo_pixmc.py's)")
+    refused("ppo_pixmc", ["--resume", str(tmp_path)], "no checkpoint.pt there")
+    good = (run_dir / "checkpoint.pt").read_bytes()
+    (run_dir / "checkpoint.pt").write_bytes(good[:len(good) // 2])
+    before["checkpoint.pt"] = (run_dir / "checkpoint.pt").read_bytes()
+    refused("ppo_pixmc", resume, "checkpoint.pt is unreadable")
