@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from test_training_loop import plain_gae  # the one plain-loop GAE of the tests
 
 import pixmc_sparse
 from conftest import import_script, run_in_process
@@ -128,26 +129,6 @@ def next_states(record):
             ended = record["terminated"][k] | record["truncated"][k]
             nxt[k, ended] = final[ended]
     return torch.as_tensor(nxt)
-
-
-def plain_gae(rewards, values, ends, final_values, value_after, gamma, lam):
-    """One env's advantages as sums over the rest of each episode: A_t = sum_j (gamma lam)^(j-t) delta_j."""
-    advantages = []
-    for t in range(len(rewards)):
-        total, weight = 0.0, 1.0
-        for j in range(t, len(rewards)):
-            if ends[j] == "term":
-                next_value = 0.0
-            elif ends[j] == "trunc":
-                next_value = final_values[j]
-            else:
-                next_value = value_after if j == len(rewards) - 1 else values[j + 1]
-            total += weight * (rewards[j] + gamma * next_value - values[j])
-            if ends[j]:
-                break
-            weight *= gamma * lam
-        advantages.append(total)
-    return advantages
 
 
 def test_the_runs_end_episodes_where_forced_and_at_the_time_limit(run):
