@@ -1,7 +1,18 @@
+import os
 import pathlib
 import sys
 
-import pytest
+# One thread and, under pytest-xdist (pyproject.toml runs a worker per core, a file per worker), one core per worker:
+# set before torch is imported, inherited by the scripts the tests run. Without it two workers' OpenMP threads thrash
+# on a 2-core machine, and the recorded regression values would depend on how many cores a machine has (a thread count
+# changes the order of torch's reductions, which a few PPO updates turn into percent).
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw") and hasattr(os, "sched_setaffinity"):
+    _cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {_cores[int(os.environ["PYTEST_XDIST_WORKER"][2:]) % len(_cores)]})
+
+import pytest  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -55,9 +66,40 @@ def read_scalars(run_dir) -> dict:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
-def run_and_read(name: str, args: list, cwd):
-    """Run a script in `cwd`, require success, return its run folder and {tag: [(step, value), ...]}."""
-    res = run_script(name, args, cwd)
+def run_inline(name: str, args: list, cwd):
+    """run_script's CompletedProcess from a run in this process: ~5 s less a run than a fresh interpreter, which
+    imports torch (and torch.use_deterministic_algorithms torch._inductor) again. As on the command line: stdout and
+    stderr are captured, an exception (the scripts' ValueError on bad input) exits 1 with its traceback on stderr."""
+    import contextlib
+    import io
+    import runpy
+    import subprocess
+    import traceback
+
+    import torch
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with pytest.MonkeyPatch.context() as m, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        m.setattr(sys, "argv", [f"{name}.py", *args])
+        m.chdir(cwd)
+        try:
+            runpy.run_path(str(ROOT / f"{name}.py"), run_name="__main__")
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) or exit.code is None else 1
+            if not isinstance(exit.code, int) and exit.code is not None:
+                print(exit.code, file=sys.stderr)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        finally:
+            torch.use_deterministic_algorithms(False)  # the script's --torch-deterministic, not other tests'
+    return subprocess.CompletedProcess([name, *args], code or 0, out.getvalue(), err.getvalue())
+
+
+def run_and_read(name: str, args: list, cwd, inline: bool = False):
+    """Run a script in `cwd` (in this process with `inline`), require success, return its run folder and
+    {tag: [(step, value), ...]}."""
+    res = (run_inline if inline else run_script)(name, args, cwd)
     assert res.returncode == 0, res.stderr[-3000:]
     (run_dir,) = (pathlib.Path(cwd) / "runs").iterdir()
     return run_dir, read_scalars(run_dir)

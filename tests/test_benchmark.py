@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT, import_script
 
-TINY = ["--obs-type", "state", "--total-timesteps", "1600", "--common", "--num-envs 4 --num-steps 100"]  # 4 iterations
+TINY = ["--obs-type", "state", "--total-timesteps", "800", "--common", "--num-envs 4 --num-steps 100"]  # 2 iterations
 
 FAKE = textwrap.dedent("""
     import json, os, sys, time

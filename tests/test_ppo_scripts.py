@@ -23,7 +23,9 @@ import pytest
 import torch
 import tyro
 
-from conftest import ROOT, check_regression, import_script, read_scalars, run_and_read, run_script
+from conftest import ROOT, check_regression, import_script, read_scalars, run_and_read, run_inline
+
+pytestmark = pytest.mark.xdist_group("ppo_scripts")  # one worker runs this file: its module fixture runs once
 
 SMALL = ["--task", "FrankaReach", "--num-envs", "4", "--num-steps", "100", "--seed", "1"]
 # 4 iterations, a checkpoint after each of the first 3: the recorded values hold with them (they consume no randomness)
@@ -42,7 +44,7 @@ RECORDED = pathlib.Path(__file__).with_name("regression_values.json")
 
 def _run(tmp_path_factory, script, args):
     cwd = tmp_path_factory.mktemp(script)
-    return (cwd, *run_and_read(script, args, cwd))
+    return (cwd, *run_and_read(script, args, cwd, inline=True))  # in this process: a fresh one is tested below
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,8 @@ def test_coverage_is_logged_and_its_visit_counts_saved(runs, script):
 
 
 def test_pixel_runs_are_deterministic(runs, tmp_path):
-    """Same seed, same machine: the CNN's initialisation, the envs and the sampling repeat exactly."""
+    """Same seed, same machine: the CNN's initialisation, the envs and the sampling repeat exactly. The fixture ran in
+    this process; this run is a fresh one, as a user starts it."""
     first, (_, second) = runs[("ppo_pixmc", "pixels")][2], run_and_read("ppo_pixmc", PIXELS, tmp_path)
     for tag in ("losses/value_loss", "losses/policy_loss", "charts/episodic_return"):
         assert [v for _, v in first[tag]] == [v for _, v in second[tag]], tag
@@ -110,12 +113,12 @@ def test_saved_model_evaluates_and_corrupt_checkpoints_fail(runs, script, tmp_pa
     model = run_dir / f"{script}.cleanrl_model"
     ckpt = torch.load(model, weights_only=True)
     assert set(ckpt) == {"args", "agent"} | ({BONUS[script]} if script in BONUS else set())
-    res = run_script(script, ["--eval-checkpoint", str(model), "--eval-episodes", "2"], tmp_path)
+    res = run_inline(script, ["--eval-checkpoint", str(model), "--eval-episodes", "2"], tmp_path)
     assert res.returncode == 0 and "eval: return" in res.stdout, res.stderr[-2000:]
     bad = tmp_path / "bad.cleanrl_model"
     bad.write_bytes(b"not a checkpoint")
     (tmp_path / "bad_run").mkdir()
-    res = run_script(script, ["--eval-checkpoint", str(bad)], tmp_path / "bad_run")
+    res = run_inline(script, ["--eval-checkpoint", str(bad)], tmp_path / "bad_run")
     assert res.returncode != 0 and "is not a readable checkpoint" in res.stderr
     assert not (tmp_path / "bad_run" / "runs").exists()
 
@@ -174,7 +177,7 @@ def test_the_parser_refuses_unknown_choices(argv, capsys):
 
 def test_bad_input_fails_before_anything_is_written(tmp_path):
     """End to end, once: a missing MVP checkpoint stops the script with its message and no run folder."""
-    res = run_script("ppo_pixmc_mimex", ["--encoder", "mvp", "--image-size", "224", "--encoder-checkpoint", "missing.pth"],
+    res = run_inline("ppo_pixmc_mimex", ["--encoder", "mvp", "--image-size", "224", "--encoder-checkpoint", "missing.pth"],
                      tmp_path)
     assert res.returncode != 0 and "not a readable torch checkpoint" in res.stderr, res.stderr[-2000:]
     assert not (tmp_path / "runs").exists()  # nothing half-written
@@ -257,7 +260,7 @@ def test_killed_run_resumes_to_the_uninterrupted_runs_numbers(runs, script, tmp_
     the fixture's run that was never killed (same seed, same machine)."""
     _, whole, _ = runs[(script, "state")]
     killed = killed_after_first_checkpoint(script, RESUMABLE, tmp_path)
-    res = run_script(script, ["--resume", f"runs/{killed.name}", "--checkpoint-every", "2"], tmp_path)
+    res = run_inline(script, ["--resume", f"runs/{killed.name}", "--checkpoint-every", "2"], tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert 0 < res.stdout.count("SPS:") < 4  # it continued: only the iterations after the checkpoint ran
     model_a, scalars_a = final_state(whole, script)
@@ -278,7 +281,7 @@ def test_bad_resumes_fail_clearly_and_change_nothing(runs, tmp_path):
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
 
     def refused(script, args, message):
-        res = run_script(script, args, tmp_path)
+        res = run_inline(script, args, tmp_path)
         assert res.returncode != 0 and message in res.stderr, res.stderr[-2000:]
         assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import ROOT, import_script
 
+pytestmark = pytest.mark.xdist_group("results_page")  # one worker runs this file: its module fixture runs once
+
 STEP = 16_384
 K = np.arange(1, 101)  # 100 iterations: 1,638,400 env steps
 

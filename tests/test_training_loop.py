@@ -10,6 +10,8 @@ import torch
 
 from conftest import import_script, run_in_process
 
+pytestmark = pytest.mark.xdist_group("training_loop")  # one worker runs this file: its module fixture runs once
+
 # 2 iterations of 4 envs x 160 steps (more than the 512 samples of the old per-minibatch bonus updates);
 # FrankaReach's 200-step time limit ends the episodes in the second one
 ARGS = ["--task", "FrankaReach", "--obs-type", "state", "--num-envs", "4", "--num-steps", "160",

@@ -13,6 +13,8 @@ from test_training_loop import plain_gae  # the one plain-loop GAE of the tests
 import pixmc_sparse
 from conftest import import_script, run_in_process
 
+pytestmark = pytest.mark.xdist_group("wiring")  # one worker runs this file: its module fixture runs once
+
 NUM_ENVS, NUM_STEPS, ITERATIONS = 4, 100, 2
 # FrankaReach ends an episode at its 199th step: call 198, step 98 of the second (last) rollout
 ARGS = ["--task", "FrankaReach", "--obs-type", "state", "--num-envs", str(NUM_ENVS), "--num-steps", str(NUM_STEPS),
