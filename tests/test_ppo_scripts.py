@@ -31,6 +31,7 @@ SMALL = ["--task", "FrankaReach", "--num-envs", "4", "--num-steps", "100", "--se
 # 4 iterations, a checkpoint after each of the first 3: the recorded values hold with them (they consume no randomness)
 STATE = SMALL + ["--obs-type", "state", "--total-timesteps", "1600", "--checkpoint-every", "1"]
 RECORDED_STEPS = 800  # the STATE runs' first two iterations: what test_short_run_regression records
+FIRST_UPDATE = 400  # the STATE runs' first iteration, whose update's value loss is recorded
 PIXELS = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "800", "--capture-video"]
 BONUS = {"ppo_pixmc_mimex": "mimex", "ppo_pixmc_icm": "icm", "ppo_pixmc_rnd": "rnd"}
 SCRIPTS = ["ppo_pixmc", *BONUS]
@@ -209,15 +210,24 @@ def test_mvp_encoder_loads_the_released_layout_and_rejects_others(tmp_path):
         ppo.load_mvp_encoder(str(bad))
 
 
+def recorded_series(script: str, scalars: dict) -> dict:
+    """What test_short_run_regression records of a STATE run: episodic returns and intrinsic-reward means over the
+    first two iterations (800 steps: one PPO update and one round of bonus updates in), and the first update's value
+    loss, which moves with the update's settings (benchmarks/regression_sensitivity.py: the learning rate, the clip,
+    the epochs, gamma); the returns alone hardly do. Later iterations are not recorded: they amplify CPU-dependent
+    last bits (see check_regression)."""
+    values = {}
+    for tag in ["charts/episodic_return"] + (["charts/intrinsic_reward"] if script in BONUS else []):
+        values[f"{script} {tag}"] = [v for step, v in scalars[tag] if step <= RECORDED_STEPS]
+    values[f"{script} losses/value_loss"] = [v for step, v in scalars["losses/value_loss"] if step <= FIRST_UPDATE]
+    return values
+
+
 def test_short_run_regression(runs):
-    """Fixed-seed state-obs runs (the STATE command above) reproduce, over their first two iterations (800 steps:
-    one PPO update and one round of bonus updates in), their recorded episodic returns and intrinsic-reward means.
-    Later iterations are not recorded: they amplify CPU-dependent last bits (see check_regression)."""
+    """Fixed-seed state-obs runs (the STATE command above) reproduce their recorded series (recorded_series)."""
     values = {}
     for script in SCRIPTS:
-        scalars = runs[(script, "state")][2]
-        for tag in ["charts/episodic_return"] + (["charts/intrinsic_reward"] if script in BONUS else []):
-            values[f"{script} {tag}"] = [v for step, v in scalars[tag] if step <= RECORDED_STEPS]
+        values.update(recorded_series(script, runs[(script, "state")][2]))
     assert all(values.values()), values  # each series holds at least one value
     check_regression(values, RECORDED)
 
