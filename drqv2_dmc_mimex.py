@@ -4,13 +4,17 @@
 # added to the batch reward (r + beta * r_i) before the critic target, and the MIMEx model trains on that batch.
 # Defaults are the authors' MIMEx DMC runs (batch 1024, 1-step returns, the task's DrQ-v2 preset), so `--beta 0`
 # is the paper's "noise" baseline on DMC and skips MIMEx entirely; `--preset drqv2` gives published DrQ-v2.
+# --checkpoint-every N (frames) writes runs/{run_name}/checkpoint.pt, replay and envs included; --resume runs/{run_name}
+# continues that run exactly, as if it had never stopped.
 # Docs: docs/drqv2_dmc_mimex.md; README.md, "DeepMind Control (DrQ-v2)".
 # x-axis everywhere: frames (agent steps x action repeat).
 import collections
+import copy
 import ctypes.util
 import dataclasses
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from typing import Literal, Optional
@@ -39,7 +43,8 @@ if GL_BACKEND in GL_LIBRARIES and not GL_MISSING:
     os.environ["PYOPENGL_PLATFORM"] = GL_BACKEND  # PyOpenGL (dm_control's renderer) must agree with MuJoCo
 
 # isort: split
-from dm_control import suite  # noqa: E402  (after MUJOCO_GL is set, see above)
+import mujoco  # noqa: E402  (after MUJOCO_GL is set, see above)
+from dm_control import suite  # noqa: E402
 
 
 class RenderingUnavailable(RuntimeError):
@@ -66,6 +71,12 @@ class Args:
     """if toggled, save the first episode of every evaluation to `videos/{run_name}`"""
     save_model: bool = False
     """if toggled, save encoder, actor, critic (and MIMEx) to `runs/{run_name}/{exp_name}.cleanrl_model`"""
+    checkpoint_every: int = 10_000
+    """write runs/{run_name}/checkpoint.pt (all --resume needs, the replay included) every this many frames (0: never);
+    10k (DrQ-v2's evaluation interval): 20-60 min of a batch-256 run on 2 CPU cores; a full default replay is 2.3 GB"""
+    resume: Optional[str] = None
+    """a run folder (runs/{run_name}) with a checkpoint.pt: continue that run exactly, in that folder; flags left out
+    take the run's values, flags given must equal them (but --checkpoint-every, --capture-video, --track)"""
 
     # Environment
     task: str = "cartpole_swingup_sparse"
@@ -267,6 +278,37 @@ class DMCEnv:
         self.frames.append(frame)
         return np.concatenate(self.frames), reward, ts.discount, ts.last(), frame
 
+    # The model fields dm_control's tasks set at each episode start: the targets of finger, fish, reacher, swimmer,
+    # manipulator and stacker, point_mass's wrap directions, quadruped escape's terrain (MuJoCo's state holds none).
+    EPISODE_MODEL_FIELDS = ("body_pos", "body_quat", "geom_pos", "geom_size", "site_pos", "site_size", "light_pos",
+                            "wrap_prm", "hfield_data")
+
+    def get_state(self) -> dict:
+        """What continuing this env exactly needs: MuJoCo's integration state (time, positions, velocities,
+        activations, controls, the constraint solver's warm start, ...), the model fields above, the task's
+        generator, dm_control's step counters and the frame stack."""
+        physics = self.env.physics
+        return {"physics": physics.get_state(int(mujoco.mjtState.mjSTATE_INTEGRATION)),
+                "model": {name: getattr(physics.model, name).copy() for name in self.EPISODE_MODEL_FIELDS},
+                "task_random": self.env.task.random.get_state(),
+                "step_count": self.env._step_count, "reset_next_step": self.env._reset_next_step,
+                "frames": list(self.frames)}
+
+    def set_state(self, state: dict) -> None:
+        """Put the env where `get_state` found it, so that its next steps are those it would have taken."""
+        physics = self.env.physics
+        for name, value in state["model"].items():
+            getattr(physics.model, name)[...] = value
+        physics.set_state(state["physics"], int(mujoco.mjtState.mjSTATE_INTEGRATION))
+        physics.forward()  # what a step leaves computed from the state (positions, contacts, ...), the next uses
+        if physics.model.nhfield:  # the renderer keeps its own copy of height fields: upload the restored terrain
+            with physics.contexts.gl.make_current() as ctx:
+                for hfield in range(physics.model.nhfield):
+                    ctx.call(mujoco.mjr_uploadHField, physics.model.ptr, physics.contexts.mujoco.ptr, hfield)
+        self.env.task.random.set_state(state["task_random"])
+        self.env._step_count, self.env._reset_next_step = state["step_count"], state["reset_next_step"]
+        self.frames.extend(state["frames"])
+
 
 class ReplayBuffer:
     """Agent steps in a ring buffer, each frame stored once (uint8); observations are re-stacked at sampling.
@@ -312,6 +354,20 @@ class ReplayBuffer:
         back = np.minimum(np.arange(self.frame_stack - 1, -1, -1)[None], self.t[idx][:, None])
         frames = self.frames[(idx[:, None] - back) % self.capacity]  # (B, stack, 3, H, W)
         return frames.reshape(len(idx), -1, *frames.shape[3:])
+
+    ARRAYS = ("frames", "actions", "rewards", "discounts", "t", "has_next")
+
+    def state_dict(self) -> dict:
+        """The stored slots as tensors that share the buffer's memory (torch.save writes them as they are, frames
+        uint8; numpy arrays would be pickled through copies), the ring's position and the sampler's generator."""
+        return {"arrays": {name: torch.from_numpy(getattr(self, name)[:self.size]) for name in self.ARRAYS},
+                "pos": self.pos, "size": self.size, "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, array in state["arrays"].items():
+            getattr(self, name)[:state["size"]] = array.numpy()
+        self.pos, self.size = state["pos"], state["size"]
+        self.rng.bit_generator.state = state["rng"]
 
     def sample_idx(self, batch_size: int):
         back = self.frame_stack - 1 + self.seq_len - 1
@@ -598,10 +654,55 @@ def evaluate(env: DMCEnv, policy, episodes: int, video_path: Optional[str] = Non
     return returns
 
 
+CHECKPOINT_FORMAT = "drqv2-dmc-checkpoint-1"
+RESUME_MAY_CHANGE = {"checkpoint_every", "capture_video", "resume", "track", "wandb_project_name", "wandb_entity"}
+
+
+def load_resume(args: Args, argv: list) -> dict:
+    """--resume RUN_DIR: read its checkpoint.pt and take the run's flags into args (all of them but --resume and those
+    of RESUME_MAY_CHANGE given in argv). Refused, before anything is written, if the file is missing, unreadable or
+    another script's, or if a flag given in argv differs from the run's. The file is memory-mapped: the replay is
+    read once, into the buffer (ReplayBuffer.load_state_dict); all else is copied out of the mapping here."""
+    path = os.path.join(args.resume, "checkpoint.pt")
+    if not os.path.isfile(path):
+        raise ValueError(f"--resume {args.resume!r}: no checkpoint.pt there "
+                         "(a run writes it with --checkpoint-every N)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)  # our own file: RNG states, ...
+    except Exception as err:
+        raise ValueError(f"--resume {args.resume!r}: checkpoint.pt is unreadable ({type(err).__name__}: {err}); "
+                         "nothing was changed: start the run afresh") from None
+    script = os.path.basename(__file__)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or ckpt.get("script") != script:
+        found = ckpt.get("script", "an unknown writer") if isinstance(ckpt, dict) else "an unknown writer"
+        raise ValueError(f"--resume {args.resume!r}: checkpoint.pt is not a checkpoint of {script} (it is {found}'s)")
+    given = {word[2:].split("=")[0].replace("-", "_").removeprefix("no_") for word in argv if word.startswith("--")}
+    differ = [k for k in vars(args)
+              if k in given and k not in RESUME_MAY_CHANGE and getattr(args, k) != ckpt["args"].get(k)]
+    if differ:
+        raise ValueError("--resume: these flags differ from the run's: " + ", ".join(
+            f"--{k.replace('_', '-')} (run: {ckpt['args'].get(k)!r}, given: {getattr(args, k)!r})" for k in differ)
+            + "; leave them out to take the run's values, or start a new run")
+    for k, value in ckpt["args"].items():
+        if k != "resume" and not (k in RESUME_MAY_CHANGE and k in given):
+            setattr(args, k, value)
+    return {k: value if k == "replay" else copy.deepcopy(value) for k, value in ckpt.items()}
+
+
+def save_atomic(state: dict, path: str) -> None:
+    """torch.save to a temp file, then rename: a kill during the write leaves the previous file whole."""
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 if __name__ == "__main__":
-    args = resolve_args(tyro.cli(Args))  # fields left at None: the task's preset
+    args = tyro.cli(Args)
+    resumed = load_resume(args, sys.argv[1:]) if args.resume else None  # the run's flags, models, replay and envs
+    args = resolve_args(args)  # fields left at None: the task's preset
     check_args(args)
     run_name = f"{args.task}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = args.resume.rstrip("/") if resumed else f"runs/{run_name}"
+    run_name = os.path.basename(run_dir)
 
     # seeding
     random.seed(args.seed)
@@ -622,9 +723,11 @@ if __name__ == "__main__":
 
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, monitor_gym=False, save_code=True)
-    writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters",
-                    "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    # resumed: TensorBoard drops what the killed run logged after its checkpoint (purge_step)
+    writer = SummaryWriter(run_dir, purge_step=resumed["frames"] + 1 if resumed else None)
+    if not resumed:
+        writer.add_text("hyperparameters",
+                        "|param|value|\n|-|-|\n%s" % "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
 
     encoder = Encoder(3 * args.frame_stack, args.image_size, args.bf16).to(device)
     actor = Actor(encoder.repr_dim, act_dim, args).to(device)
@@ -642,9 +745,12 @@ if __name__ == "__main__":
             return actor(encoder(torch.as_tensor(obs[None], device=device)), 1.0).mean.cpu().numpy()[0]
 
     use_mimex = args.beta > 0
+    models = {"encoder": encoder, "actor": actor, "critic": critic, "critic_target": critic_target}
+    optimizers = {"encoder": encoder_optimizer, "actor": actor_optimizer, "critic": critic_optimizer}
     if use_mimex:
         mimex = MIMEx(encoder.repr_dim, args).to(device)
         mimex_optimizer = torch.optim.Adam(mimex.parameters(), lr=args.mimex_lr)
+        models["mimex"], optimizers["mimex"] = mimex, mimex_optimizer
     rb = ReplayBuffer(args, frame.shape, act_dim, args.seed)
     rb.add_first(frame)
 
@@ -653,8 +759,29 @@ if __name__ == "__main__":
     episode_return, episode_steps, updates = 0.0, 0, 0
     start_time, eval_time = time.time(), 0.0  # SPS excludes the time spent evaluating
     frames_done = 0  # frames played so far (agent steps x action repeat): the x-axis of every curve
-    for step in range(num_steps + 1):
-        if step % eval_every == 0 or step == num_steps:  # and once more at the end
+    start_step = 0
+    if resumed:  # continue where the checkpoint left the run: counters, models, replay, envs, then the RNGs
+        start_step, frames_done, updates = resumed["step"], resumed["frames"], resumed["updates"]
+        episode_return, episode_steps = resumed["episode_return"], resumed["episode_steps"]
+        start_time, eval_time = time.time() - resumed["seconds"], resumed["eval_seconds"]
+        for name, model in models.items():
+            model.load_state_dict(resumed["models"][name])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(resumed["optimizers"][name])
+        rb.load_state_dict(resumed.pop("replay"))  # copied into the buffer; then the file's mapping is let go
+        env.set_state(resumed["env"])
+        eval_env.set_state(resumed["eval_env"])
+        obs = np.concatenate(env.frames)
+        action_rng.bit_generator.state = resumed["rng"]["actions"]
+        random.setstate(resumed["rng"]["python"])
+        np.random.set_state(resumed["rng"]["numpy"])
+        torch.set_rng_state(resumed["rng"]["torch"])
+        if torch.cuda.is_available() and resumed["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(resumed["rng"]["cuda"])
+        del resumed  # all of it is in place: its copies go
+    for step in range(start_step, num_steps + 1):
+        # evaluate (and once more at the end), but not at a resumed run's first step: done before its checkpoint
+        if (step % eval_every == 0 or step == num_steps) and not (start_step > 0 and step == start_step):
             eval_start, video = time.time(), None
             if args.capture_video:
                 os.makedirs(f"videos/{run_name}", exist_ok=True)
@@ -665,6 +792,24 @@ if __name__ == "__main__":
             eval_time += time.time() - eval_start
         if step == num_steps:
             break
+
+        # checkpoint, at the first step of every `checkpoint_every` frames: after the step's evaluation, so everything
+        # logged so far is at frames <= frames_done and all that follows at later frames (the resumed run's purge_step)
+        every = args.checkpoint_every
+        if every and step > start_step and frames_done // every > (frames_done - args.action_repeat) // every:
+            checkpoint = {
+                "format": CHECKPOINT_FORMAT, "script": os.path.basename(__file__), "args": vars(args),
+                "step": step, "frames": frames_done, "updates": updates, "episode_return": episode_return,
+                "episode_steps": episode_steps, "seconds": time.time() - start_time, "eval_seconds": eval_time,
+                "models": {name: model.state_dict() for name, model in models.items()},
+                "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers.items()},
+                "replay": rb.state_dict(), "env": env.get_state(), "eval_env": eval_env.get_state(),
+                "rng": {"actions": action_rng.bit_generator.state, "python": random.getstate(),
+                        "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
+            writer.flush()  # what is logged up to here is on disk before the checkpoint says so
+            print(f"frame={frames_done}, writing {run_dir}/checkpoint.pt")
+            save_atomic(checkpoint, f"{run_dir}/checkpoint.pt")
 
         # act: uniform random at first, then the actor with scheduled exploration noise
         std = linear_schedule(args.std_start, args.std_end, args.std_schedule_steps, step)
@@ -758,7 +903,7 @@ if __name__ == "__main__":
                 writer.add_scalar("losses/bonus_loss", bonus_loss.item(), frames_done)
 
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
+        model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
         state = {"args": vars(args), "encoder": encoder.state_dict(), "actor": actor.state_dict(),
                  "critic": critic.state_dict()}
         if use_mimex:

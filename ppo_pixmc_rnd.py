@@ -371,8 +371,9 @@ RESUME_MAY_CHANGE = {"checkpoint_every", "capture_video", "resume", "track", "wa
 
 
 def load_resume(args: Args, argv: list) -> dict:
-    """--resume RUN_DIR: read its checkpoint.pt and take the run's flags into args. Refused, before anything is written,
-    if the file is missing, unreadable or another script's, or if a flag given in argv differs from the run's."""
+    """--resume RUN_DIR: read its checkpoint.pt and take the run's flags into args (all of them but --resume and those
+    of RESUME_MAY_CHANGE given in argv). Refused, before anything is written, if the file is missing, unreadable or
+    another script's, or if a flag given in argv differs from the run's."""
     path = os.path.join(args.resume, "checkpoint.pt")
     if not os.path.isfile(path):
         raise ValueError(f"--resume {args.resume!r}: no checkpoint.pt there "
@@ -394,7 +395,7 @@ def load_resume(args: Args, argv: list) -> dict:
             f"--{k.replace('_', '-')} (run: {ckpt['args'].get(k)!r}, given: {getattr(args, k)!r})" for k in differ)
             + "; leave them out to take the run's values, or start a new run")
     for k, value in ckpt["args"].items():
-        if k not in RESUME_MAY_CHANGE:
+        if k != "resume" and not (k in RESUME_MAY_CHANGE and k in given):
             setattr(args, k, value)
     return ckpt
 

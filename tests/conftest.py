@@ -105,6 +105,34 @@ def run_and_read(name: str, args: list, cwd, inline: bool = False):
     return run_dir, read_scalars(run_dir)
 
 
+def killed_after_first_checkpoint(script: str, args: list, cwd, line_start: str = "SPS:") -> pathlib.Path:
+    """Start the run in a fresh interpreter (as on the command line), wait for the first line of its output that starts
+    with `line_start` while its first checkpoint is there, then SIGKILL it, wherever the run is then. The PPO scripts
+    print "SPS:" after each iteration and write a checkpoint after it: the kill lands in iteration 3 or in the
+    checkpoint write after iteration 2. drqv2_dmc_mimex.py prints "frame=..., writing ..." before each checkpoint
+    write: the kill lands at the second one's. Returns the run folder."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")  # its lines as they are printed
+    proc = subprocess.Popen([sys.executable, str(ROOT / f"{script}.py"), *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, run_dir = time.time() + 600, None
+    for line in proc.stdout:
+        runs = list((cwd / "runs").glob("*")) if (cwd / "runs").exists() else []
+        run_dir = runs[0] if runs else None
+        if line.startswith(line_start) and run_dir is not None and (run_dir / "checkpoint.pt").exists():
+            break
+        assert time.time() < deadline
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL and run_dir is not None
+    assert not (run_dir / f"{script}.cleanrl_model").exists()  # it did not finish
+    return run_dir
+
+
 def check_regression(values: dict, recorded: pathlib.Path) -> None:
     """{series: [values]} against the recorded file, within 1 % (+1e-6 absolute). With PIXMC_REGENERATE=1 in the
     environment, (re)write the file instead and skip.

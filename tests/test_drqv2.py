@@ -1,6 +1,7 @@
 """drqv2_dmc_mimex.py: replay (n-step returns, frame stacking, sequences padded at episode starts, ring-buffer
 wrap), augmentation, the std schedule, action scaling, the task presets, a smoke run with regression values, bad
-input and missing OpenGL.
+input and missing OpenGL; exact resume: a run killed (SIGKILL) after its first checkpoint and continued with --resume
+ends with the model and scalars of the run that was never killed; bad resumes fail with one message and change nothing.
 
 Regenerate the recorded values with PIXMC_REGENERATE=1 python -m pytest tests/test_drqv2.py -k regression
 """
@@ -11,6 +12,7 @@ import math
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -20,7 +22,16 @@ import torch
 import torch.nn.functional as F
 import tyro
 
-from conftest import ROOT, check_regression, import_script, read_scalars, run_and_read, run_in_process, run_inline
+from conftest import (
+    ROOT,
+    check_regression,
+    import_script,
+    killed_after_first_checkpoint,
+    read_scalars,
+    run_and_read,
+    run_in_process,
+    run_inline,
+)
 
 pytestmark = pytest.mark.xdist_group("drqv2")  # one worker runs this file: its module fixture runs once
 
@@ -172,19 +183,23 @@ def test_std_schedule_end_points():
 
 # One episode of 125 agent steps, an update after each from the 13th (112 updates: logged at the 1st and the 101st);
 # 48 px frames: the encoder and the trunks are a quarter of the 84 px ones (half the run time of 84 px, action repeat 4).
+# A checkpoint at 456 frames (57 agent steps played, 45 updates done) and at 912, after the losses logged at 904: the
+# regression values hold with them (checkpoints consume no randomness).
 SMOKE = ["--task", "cartpole_swingup_sparse", "--total-frames", "1000", "--action-repeat", "8", "--update-every", "1",
          "--image-size", "48", "--num-seed-frames", "100", "--num-expl-steps", "50", "--batch-size", "8",
          "--buffer-size", "1000", "--eval-episodes", "1", "--eval-every-frames", "100000", "--fast-render", "--seed", "1",
-         "--save-model"]
+         "--save-model", "--checkpoint-every", "456"]
 TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/SPS", "charts/updates_per_second",
         "charts/stddev", "eval/episodic_return", "losses/critic_loss", "losses/actor_loss", "losses/critic_q1",
         "losses/critic_q2", "losses/critic_target_q"}
 BONUS_TAGS = {"charts/intrinsic_reward", "charts/intrinsic_reward_scaled", "losses/bonus_loss"}
+# Plain DrQ-v2 on smaller networks and frames (a run in 60 % of the time): the resume tests kill and resume it.
+PLAIN = SMOKE + ["--beta", "0", "--hidden-dim", "256", "--image-size", "36"]
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    """The MIMEx smoke run in this process (it also keeps what the critic-Q test needs), the plain one as a user runs it.
+    """The MIMEx smoke run in this process (it also keeps what the critic-Q test needs) and the plain one (PLAIN).
     In-process: every Adam's parameters before each of its steps, and the loop's tensors when it logs critic_q1."""
     from torch.utils.tensorboard import SummaryWriter
 
@@ -209,7 +224,7 @@ def smoke(tmp_path_factory):
         loop, _, _ = run_in_process("drqv2_dmc_mimex", SMOKE, cwd, m)
     (run_dir,) = (cwd / "runs").iterdir()
     out = {"mimex": (run_dir, read_scalars(run_dir)), "in_process": (loop, before_step, at_log)}
-    out["plain"] = run_and_read("drqv2_dmc_mimex", SMOKE + ["--beta", "0"], tmp_path_factory.mktemp("plain"))
+    out["plain"] = run_and_read("drqv2_dmc_mimex", PLAIN, tmp_path_factory.mktemp("plain"), inline=True)
     return out
 
 
@@ -265,6 +280,99 @@ def test_short_run_regression(smoke):
     values = {"charts/intrinsic_reward": [v for _, v in scalars["charts/intrinsic_reward"]],
               "losses/critic_loss": [v for _, v in scalars["losses/critic_loss"]][:1]}
     check_regression(values, RECORDED)
+
+
+def differences(a, b, path="") -> list:
+    """Where two checkpoints (nested dicts, lists, tensors, arrays, numbers) differ: a list of paths."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{path}: keys {sorted(a.keys() ^ b.keys())}"]
+        return [d for k in a for d in differences(a[k], b[k], f"{path}/{k}")]
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}/{i}")]
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return [] if a.dtype == b.dtype and torch.equal(a, b) else [path]
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return [] if np.array_equal(a, b) and np.asarray(a).dtype == np.asarray(b).dtype else [path]
+    return [] if type(a) is type(b) and a == b else [path]
+
+
+def test_killed_run_resumes_to_the_uninterrupted_runs_numbers(smoke, tmp_path):
+    """SIGKILL after the first checkpoint, at the first "frame=" line once it is there: the one that announces the
+    second checkpoint (912), after the losses logged at 904 went to disk: the resumed run must drop them (purge_step).
+    Sharing a core with this process, the run is killed there, before that write; elsewhere in or after it. A kill
+    inside the write leaves a partial checkpoint.pt.tmp: one is put there. Then --resume in this process: the same
+    final model, every TensorBoard scalar but the wall-clock ones and the same last checkpoint (replay, envs,
+    optimisers, RNGs) as the fixture's plain run that was never killed (same seed, same machine)."""
+    whole = smoke["plain"][0]
+    killed = killed_after_first_checkpoint("drqv2_dmc_mimex", PLAIN, tmp_path, line_start="frame=")
+    good = (killed / "checkpoint.pt").read_bytes()
+    (killed / "checkpoint.pt.tmp").write_bytes(good[:len(good) // 2])
+    res = run_inline("drqv2_dmc_mimex", ["--resume", f"runs/{killed.name}"], tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "frame=0," not in res.stdout and "frame=1000, eval_return" in res.stdout  # it went on from a checkpoint
+    scalars_a, scalars_b = read_scalars(whole), read_scalars(killed)
+    for tag in ("charts/SPS", "charts/updates_per_second"):  # wall clock
+        scalars_a.pop(tag), scalars_b.pop(tag)
+    assert scalars_a.keys() == scalars_b.keys()
+    for tag in scalars_a:
+        assert scalars_a[tag] == scalars_b[tag], tag
+    model_a, model_b = (torch.load(d / "drqv2_dmc_mimex.cleanrl_model", weights_only=True) for d in (whole, killed))
+    for part in ("encoder", "actor", "critic"):
+        assert model_a[part].keys() == model_b[part].keys()
+        for key in model_a[part]:
+            assert torch.equal(model_a[part][key], model_b[part][key]), (part, key)
+    ckpt_a, ckpt_b = (torch.load(d / "checkpoint.pt", weights_only=False) for d in (whole, killed))
+    assert ckpt_a["frames"] == 912
+    for ckpt in (ckpt_a, ckpt_b):
+        del ckpt["seconds"], ckpt["eval_seconds"], ckpt["args"]["resume"]  # wall clock; the resumed run's flag
+    assert not differences(ckpt_a, ckpt_b), differences(ckpt_a, ckpt_b)
+
+
+def test_bad_resumes_fail_clearly_and_change_nothing(smoke, tmp_path):
+    run_dir = tmp_path / "runs" / smoke["plain"][0].name
+    shutil.copytree(smoke["plain"][0], run_dir)  # a copy: the fixture's run stays as it is
+    ppo_dir, other_dir = tmp_path / "runs" / "ppo_run", tmp_path / "runs" / "other_run"
+    ppo_dir.mkdir(), other_dir.mkdir()
+    torch.save({"format": import_script("ppo_pixmc").CHECKPOINT_FORMAT, "script": "ppo_pixmc.py", "args": {}},
+               ppo_dir / "checkpoint.pt")  # what the checks read of a PPO script's checkpoint
+    shutil.copy(run_dir / "drqv2_dmc_mimex.cleanrl_model", other_dir / "checkpoint.pt")  # a torch file, not ours
+
+    def refused(args, message):
+        before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        res = run_inline("drqv2_dmc_mimex", args, tmp_path)
+        assert res.returncode != 0 and message in res.stderr, res.stderr[-2000:]
+        assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+    resume = ["--resume", f"runs/{run_dir.name}"]
+    refused(resume + ["--seed", "4", "--batch-size", "8", "--nstep", "3"], "these flags differ from the run's: "
+            "--seed (run: 1, given: 4), --nstep (run: 1, given: 3); leave them out")  # --batch-size 8 is the run's
+    refused(["--resume", "runs/ppo_run"], "is not a checkpoint of drqv2_dmc_mimex.py (it is ppo_pixmc.py's)")
+    refused(["--resume", "runs/other_run"], "is not a checkpoint of drqv2_dmc_mimex.py (it is an unknown writer's)")
+    refused(["--resume", str(tmp_path)], "no checkpoint.pt there")
+    good = (run_dir / "checkpoint.pt").read_bytes()
+    (run_dir / "checkpoint.pt").write_bytes(good[:len(good) // 2])
+    refused(resume, "checkpoint.pt is unreadable")
+
+
+def test_env_state_continues_exactly():
+    """set_state(get_state()) after a reset (a new episode: new terrain, new MuJoCo state, the task's generator moved
+    on) gives the same next steps, rewards, frames and state. quadruped_escape: contacts (MuJoCo's derived quantities
+    are recomputed after mj_setState, by physics.forward), and its terrain, a model field, also in the renderer."""
+    env = drq.DMCEnv(drq.resolve_args(drq.Args(task="quadruped_escape", image_size=36, fast_render=True)), seed=1)
+    rng = np.random.default_rng(0)
+    env.reset()
+    for _ in range(10):
+        env.step(rng.uniform(-1.0, 1.0, env.act_dim))
+    state, actions = env.get_state(), rng.uniform(-1.0, 1.0, (8, env.act_dim))
+    steps = [env.step(action) for action in actions]
+    after = env.get_state()
+    env.reset()
+    env.set_state(state)
+    for action, (obs, reward, discount, done, _) in zip(actions, steps):
+        obs_b, reward_b, discount_b, done_b, _ = env.step(action)
+        assert np.array_equal(obs_b, obs) and (reward_b, discount_b, done_b) == (reward, discount, done)
+    assert differences(env.get_state(), after) == []
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -10,20 +10,23 @@ Regenerate the recorded regression values (after an intended change) with
 import dataclasses
 import difflib
 import math
-import os
 import pathlib
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 import tyro
 
-from conftest import ROOT, check_regression, import_script, read_scalars, run_and_read, run_inline
+from conftest import (
+    ROOT,
+    check_regression,
+    import_script,
+    killed_after_first_checkpoint,
+    read_scalars,
+    run_and_read,
+    run_inline,
+)
 
 pytestmark = pytest.mark.xdist_group("ppo_scripts")  # one worker runs this file: its module fixture runs once
 
@@ -33,6 +36,9 @@ STATE = SMALL + ["--obs-type", "state", "--total-timesteps", "1600", "--checkpoi
 RECORDED_STEPS = 800  # the STATE runs' first two iterations: what test_short_run_regression records
 FIRST_UPDATE = 400  # the STATE runs' first iteration, whose update's value loss is recorded
 PIXELS = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "800", "--capture-video"]
+# ppo_pixmc's pixel run, also the pixel resume test's uninterrupted run: 3 iterations, a checkpoint after the first two
+PIXELS_RESUMABLE = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "1200", "--capture-video",
+                            "--checkpoint-every", "1", "--save-model", "--eval-episodes", "1"]
 BONUS = {"ppo_pixmc_mimex": "mimex", "ppo_pixmc_icm": "icm", "ppo_pixmc_rnd": "rnd"}
 SCRIPTS = ["ppo_pixmc", *BONUS]
 PPO_TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/success_rate", "charts/SPS",
@@ -53,7 +59,7 @@ def runs(tmp_path_factory):
     out = {}
     for script in SCRIPTS:
         out[(script, "state")] = _run(tmp_path_factory, script, STATE + ["--save-model", "--eval-episodes", "2"])
-        out[(script, "pixels")] = _run(tmp_path_factory, script, PIXELS)
+        out[(script, "pixels")] = _run(tmp_path_factory, script, PIXELS_RESUMABLE if script == "ppo_pixmc" else PIXELS)
     return out
 
 
@@ -96,7 +102,7 @@ def test_coverage_is_logged_and_its_visit_counts_saved(runs, script):
 def test_pixel_runs_are_deterministic(runs, tmp_path):
     """Same seed, same machine: the CNN's initialisation, the envs and the sampling repeat exactly. The fixture ran in
     this process; this run is a fresh one, as a user starts it."""
-    first, (_, second) = runs[("ppo_pixmc", "pixels")][2], run_and_read("ppo_pixmc", PIXELS, tmp_path)
+    first, (_, second) = runs[("ppo_pixmc", "pixels")][2], run_and_read("ppo_pixmc", PIXELS_RESUMABLE, tmp_path)
     for tag in ("losses/value_loss", "losses/policy_loss", "charts/episodic_return"):
         assert [v for _, v in first[tag]] == [v for _, v in second[tag]], tag
 
@@ -232,28 +238,6 @@ def test_short_run_regression(runs):
     check_regression(values, RECORDED)
 
 
-def killed_after_first_checkpoint(script: str, args: list, cwd) -> "os.PathLike":
-    """Start the run, wait for its first checkpoint (after iteration 1) and for the next iteration's "SPS:" line, then
-    SIGKILL it: somewhere in iteration 3 or in the checkpoint write after iteration 2, wherever the kill lands."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")  # its lines as they are printed
-    proc = subprocess.Popen([sys.executable, str(ROOT / f"{script}.py"), *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline, run_dir, after = time.time() + 600, None, 0
-    for line in proc.stdout:  # an "SPS:" line per iteration; a checkpoint is written after each
-        runs = list((cwd / "runs").glob("*")) if (cwd / "runs").exists() else []
-        run_dir = runs[0] if runs else None
-        if line.startswith("SPS:") and run_dir is not None and (run_dir / "checkpoint.pt").exists():
-            after += 1
-            if after == 1:  # iteration 2 has ended
-                break
-        assert time.time() < deadline
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL and run_dir is not None
-    assert not (run_dir / f"{script}.cleanrl_model").exists()  # it did not finish
-    return run_dir
-
-
 def final_state(run_dir, script):
     model = torch.load(run_dir / f"{script}.cleanrl_model", weights_only=True)
     scalars = read_scalars(run_dir)
@@ -261,15 +245,16 @@ def final_state(run_dir, script):
     return model, scalars
 
 
-RESUMABLE = STATE + ["--save-model", "--eval-episodes", "2"]  # the runs fixture's state runs
+RESUMABLE = {"state": STATE + ["--save-model", "--eval-episodes", "2"], "pixels": PIXELS_RESUMABLE}  # as the fixture's
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_killed_run_resumes_to_the_uninterrupted_runs_numbers(runs, script, tmp_path):
+@pytest.mark.parametrize("script, obs", [(script, "state") for script in SCRIPTS] + [("ppo_pixmc", "pixels")])
+def test_killed_run_resumes_to_the_uninterrupted_runs_numbers(runs, script, obs, tmp_path):
     """SIGKILL after the first checkpoint, then --resume: the same final model and every TensorBoard scalar but SPS as
-    the fixture's run that was never killed (same seed, same machine)."""
-    _, whole, _ = runs[(script, "state")]
-    killed = killed_after_first_checkpoint(script, RESUMABLE, tmp_path)
+    the fixture's run that was never killed (same seed, same machine). Pixels: the CNN, its optimiser state and the
+    rendered observation carried over too."""
+    _, whole, _ = runs[(script, obs)]
+    killed = killed_after_first_checkpoint(script, RESUMABLE[obs], tmp_path)
     res = run_inline(script, ["--resume", f"runs/{killed.name}", "--checkpoint-every", "2"], tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert 0 < res.stdout.count("SPS:") < 4  # it continued: only the iterations after the checkpoint ran
