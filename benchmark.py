@@ -38,7 +38,6 @@ EXPORTED_TAGS = ("charts/success_rate", "charts/episodic_return", "charts/episod
                  "charts/coverage", "charts/episode_coverage", "charts/object_coverage",
                  "charts/object_episode_coverage", "charts/intrinsic_reward", "charts/intrinsic_reward_scaled",
                  "losses/entropy", "charts/SPS", "eval/episodic_return")
-CHILDREN = set()  # the training processes this file started and has not seen exit (local launcher)
 
 
 @dataclass
@@ -292,9 +291,11 @@ def checkpoint_step(path: Path) -> str:
         return f"? (unreadable: {type(err).__name__})"
 
 
-def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = None) -> int:
+def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = None, children: Optional[set] = None) -> int:
     """Run one attempt of a run, in a worker thread (local) or a submitit job; write the marker after exit code 0.
-    Where the run left a checkpoint (killed, timed out, preempted), the attempt continues it with --resume."""
+    Where the run left a checkpoint (killed, timed out, preempted), the attempt continues it with --resume. The
+    training process is in `children` while it runs (the local launcher's, to stop them). No module-level state
+    here: a submitit job pickles this function by value when it requeues itself, and a running process cannot be."""
     run_dir = Path(run.dir)
     checkpoint = find_checkpoint(run_dir)
     if attempt > 1:  # keep the failed attempt's logs; without a checkpoint, start the TensorBoard logs afresh
@@ -314,7 +315,8 @@ def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = No
     with open(run_dir / "stdout.log", mode) as out, open(run_dir / "stderr.log", mode) as err:
         proc = subprocess.Popen([sys.executable, run.script, *flags], cwd=run_dir, env=env, stdout=out, stderr=err,
                                 preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
-        CHILDREN.add(proc)
+        if children is not None:
+            children.add(proc)
         try:
             returncode = proc.wait()
         except BaseException:  # interrupted (submitit's cancel sends SIGINT): take the training process along
@@ -322,7 +324,8 @@ def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = No
             proc.wait()
             raise
         finally:
-            CHILDREN.discard(proc)
+            if children is not None:
+                children.discard(proc)
     if returncode == 0:
         marker = {"flags": run.flags, "attempt": attempt, "seconds": round(time.time() - start, 1), "finished": time.ctime()}
         (run_dir / FINISHED).write_text(json.dumps(marker, indent=1))
@@ -335,6 +338,7 @@ class LocalLauncher:
 
     def __init__(self, args: Args):
         self.threads, self.pool, self.slots = args.threads, ThreadPoolExecutor(args.workers), queue.Queue()
+        self.children = set()  # the training processes started and not seen exiting yet
         cores = sorted(os.sched_getaffinity(0)) if args.pin_cores and hasattr(os, "sched_setaffinity") else None
         for slot in range(args.workers):
             self.slots.put([cores[(slot * args.threads + i) % len(cores)] for i in range(args.threads)] if cores else None)
@@ -342,7 +346,7 @@ class LocalLauncher:
     def _work(self, run: Run, attempt: int) -> int:
         cpus = self.slots.get()
         try:
-            return execute(run, attempt, self.threads, cpus)
+            return execute(run, attempt, self.threads, cpus, self.children)
         finally:
             self.slots.put(cpus)
 
@@ -357,7 +361,7 @@ class LocalLauncher:
         return future.result(), ""
 
     def stop(self, futures) -> None:
-        for proc in list(CHILDREN):
+        for proc in list(self.children):
             proc.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
 

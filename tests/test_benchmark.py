@@ -211,12 +211,31 @@ def test_killed_run_with_a_checkpoint_resumes(tmp_path, fake, launcher):
         assert result.returncode == 0, output + result.stderr
         assert "ckpt__T__seed1: resumed at step 123 (its checkpoint)" in output
     else:
+        # what a Slurm job's task gets before its time limit or a preemption: the local job's id is its controller's
+        # pid, and the task (submitit's handler, then execute(), then the script) is that controller's child
         (job_log,) = (sweep / "submitit").glob("*_0_log.out")
-        os.kill(int(job_log.name.split("_")[0]), signal.SIGUSR2)  # what submitit's Slurm plugin gets before the kill
+        (task,) = _children(int(job_log.name.split("_")[0]))
+        os.kill(task, signal.SIGUSR2)
         output = proc.communicate(timeout=120)[0]
         assert proc.returncode == 0, output
+        job_log = job_log.with_suffix(".err").read_text() + job_log.read_text()
+        assert "Caught signal SIGUSR2" in job_log and "Requeued job" in job_log, job_log  # checkpoint() ran
+        assert "FAILED" not in output and not (sweep / "ckpt__T__seed1" / "stdout.attempt1.log").exists()  # no retry
     assert log.read_text().splitlines()[-2:] == ["resume runs/fake__1 123", "end"]
     assert (sweep / "ckpt__T__seed1" / "finished.json").is_file()
+
+
+def _children(pid: int) -> list:
+    """The pids of pid's child processes (Linux /proc)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def test_failed_run_is_retried_once_and_reported(tmp_path, fake):
