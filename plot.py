@@ -2,7 +2,7 @@
 the paper's Fig. 3.
 
     python plot.py sweeps/default --out fig.png                 # fig.png, fig.svg and fig.md (the table)
-    python plot.py results/cpu_kukareach --out fig.png          # the committed data files of a sweep
+    python plot.py results/kukareach_authors --out fig.png       # the committed data files of a sweep
     python plot.py sweeps/ablations --out ablations.png --intrinsic --filter "seq-len|^ppo_pixmc_mimex$"
 
 One panel per task: the success rate (PixMC) or the evaluation return (DrQ-v2) against env steps (frames), one line

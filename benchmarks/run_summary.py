@@ -5,7 +5,7 @@ last 10 % of the run.
 
     python benchmarks/run_summary.py runs/FrankaReach__ppo_pixmc__1__* runs/FrankaReach__ppo_pixmc_mimex__1__*
     python benchmarks/run_summary.py runs/* --tags charts/episodic_length --between 400000 500000
-    python benchmarks/run_summary.py results/cpu_kukareach_authors/*.npz
+    python benchmarks/run_summary.py results/kukareach_authors/*.npz
 
 Success rates are per-iteration means over the episodes that ended in it, averaged over the iterations in the window;
 "never" means no logged success in the whole run.
