@@ -49,7 +49,6 @@ def import_script(name: str):
 
 def run_script(name: str, args: list, cwd, timeout: int = 1800):
     """Run a script in `cwd` (its runs/ and videos/ land there); returns the CompletedProcess."""
-    import os
     import subprocess
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -66,34 +65,43 @@ def read_scalars(run_dir) -> dict:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+def _run_main(name: str, args: list, cwd, m: pytest.MonkeyPatch) -> dict:
+    """Run a script's __main__ in this process with `args`, in `cwd` (its runs/ land there); its globals after it."""
+    import runpy
+
+    import torch
+
+    m.setattr(sys, "argv", [f"{name}.py", *args])
+    m.chdir(cwd)
+    try:
+        return runpy.run_path(str(ROOT / f"{name}.py"), run_name="__main__")
+    finally:
+        torch.use_deterministic_algorithms(False)  # the script's --torch-deterministic, not other tests'
+
+
 def run_inline(name: str, args: list, cwd):
     """run_script's CompletedProcess from a run in this process: ~5 s less a run than a fresh interpreter, which
     imports torch (and torch.use_deterministic_algorithms torch._inductor) again. As on the command line: stdout and
     stderr are captured, an exception (the scripts' ValueError on bad input) exits 1 with its traceback on stderr."""
     import contextlib
     import io
-    import runpy
     import subprocess
     import traceback
 
-    import torch
-
     out, err, code = io.StringIO(), io.StringIO(), 0
     with pytest.MonkeyPatch.context() as m, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        m.setattr(sys, "argv", [f"{name}.py", *args])
-        m.chdir(cwd)
         try:
-            runpy.run_path(str(ROOT / f"{name}.py"), run_name="__main__")
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) or exit.code is None else 1
-            if not isinstance(exit.code, int) and exit.code is not None:
+            _run_main(name, args, cwd, m)
+        except SystemExit as exit:  # as the interpreter ends: None is 0; a message goes to stderr, exit code 1
+            if isinstance(exit.code, int) or exit.code is None:
+                code = exit.code or 0
+            else:
                 print(exit.code, file=sys.stderr)
+                code = 1
         except Exception:
             traceback.print_exc()
             code = 1
-        finally:
-            torch.use_deterministic_algorithms(False)  # the script's --torch-deterministic, not other tests'
-    return subprocess.CompletedProcess([name, *args], code or 0, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess([name, *args], code, out.getvalue(), err.getvalue())
 
 
 def run_and_read(name: str, args: list, cwd, inline: bool = False):
@@ -111,7 +119,6 @@ def killed_after_first_checkpoint(script: str, args: list, cwd, line_start: str 
     print "SPS:" after each iteration and write a checkpoint after it: the kill lands in iteration 3 or in the
     checkpoint write after iteration 2. drqv2_dmc_mimex.py prints "frame=..., writing ..." before each checkpoint
     write: the kill lands at the second one's. Returns the run folder."""
-    import os
     import signal
     import subprocess
     import time
@@ -142,10 +149,8 @@ def check_regression(values: dict, recorded: pathlib.Path) -> None:
     sign-like steps have turned those bits into percent: on the PPO smoke runs, Intel and AMD machines agreed to
     7e-4 over the first two iterations and differed by up to 11 % in the fourth."""
     import json
-    import os
 
     import numpy as np
-    import pytest
 
     if os.environ.get("PIXMC_REGENERATE"):
         recorded.write_text(json.dumps(values, indent=1) + "\n")
@@ -158,8 +163,6 @@ def run_in_process(script: str, args: list, cwd, monkeypatch) -> tuple:
     """Run a script's __main__ in this process (its runs/ land in `cwd`). Returns its globals after the run and two
     functions of an optimiser: how many steps it took, and its parameters ({id(param): copy}) just before its last
     step. Adam.step is wrapped for this; everything else runs as on the command line."""
-    import runpy
-
     import torch
 
     steps, before_last = {}, {}
@@ -172,10 +175,5 @@ def run_in_process(script: str, args: list, cwd, monkeypatch) -> tuple:
 
     with monkeypatch.context() as m:
         m.setattr(torch.optim.Adam, "step", counting_step)
-        m.setattr(sys, "argv", [f"{script}.py", *args])
-        m.chdir(cwd)
-        try:
-            module_globals = runpy.run_path(str(ROOT / f"{script}.py"), run_name="__main__")
-        finally:
-            torch.use_deterministic_algorithms(False)  # the script's --torch-deterministic, not other tests'
+        module_globals = _run_main(script, args, cwd, m)
     return module_globals, lambda opt: steps.get(id(opt), 0), lambda opt: before_last[id(opt)]

@@ -35,10 +35,10 @@ SMALL = ["--task", "FrankaReach", "--num-envs", "4", "--num-steps", "100", "--se
 STATE = SMALL + ["--obs-type", "state", "--total-timesteps", "1600", "--checkpoint-every", "1"]
 RECORDED_STEPS = 800  # the STATE runs' first two iterations: what test_short_run_regression records
 FIRST_UPDATE = 400  # the STATE runs' first iteration, whose update's value loss is recorded
-PIXELS = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "800", "--capture-video"]
+PIXELS = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--capture-video", "--total-timesteps", "800"]
 # ppo_pixmc's pixel run, also the pixel resume test's uninterrupted run: 3 iterations, a checkpoint after the first two
-PIXELS_RESUMABLE = SMALL + ["--obs-type", "pixels", "--image-size", "48", "--total-timesteps", "1200", "--capture-video",
-                            "--checkpoint-every", "1", "--save-model", "--eval-episodes", "1"]
+PIXELS_RESUMABLE = PIXELS[:-2] + ["--total-timesteps", "1200", "--checkpoint-every", "1", "--save-model",
+                                  "--eval-episodes", "1"]
 BONUS = {"ppo_pixmc_mimex": "mimex", "ppo_pixmc_icm": "icm", "ppo_pixmc_rnd": "rnd"}
 SCRIPTS = ["ppo_pixmc", *BONUS]
 PPO_TAGS = {"charts/episodic_return", "charts/episodic_length", "charts/success_rate", "charts/SPS",
