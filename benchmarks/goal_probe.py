@@ -1,0 +1,119 @@
+"""Do the pixel policy's image features carry the goal's position? A linear probe on the CNN encoder of a PPO run.
+
+    python benchmarks/goal_probe.py --model runs/RUN/checkpoint.pt            # a run's checkpoint (or --save-model file)
+    python benchmarks/goal_probe.py --model A.pt B.pt --task FrankaReach      # several, e.g. early and late in a run
+
+Reach's goal is not in the pixel policy's observation: it is in the hand camera's image or nowhere. So a policy can
+only reach it if its encoder's features say where it is. This collects hand-camera images of FrankaReach (or
+KukaReach) episodes — half the envs act at random, half follow the scripted reach, so the goal is both near and far
+— and fits a ridge regression from the 256-d encoder features to the goal's position in the camera's frame (what an
+image can show). The fit uses the episodes of 3/4 of the envs and is scored (R², the mean over x, y, z) on the
+others, over the frames where the goal marker is in view (marker pixels counted as in goal_visibility.py) and over
+all frames. Rows: each --model's encoder, the same CNN freshly initialised (what PPO starts from: random conv
+features are not nothing), and the raw image downsampled to 21 x 21 (what a linear map of the pixels gets).
+About a minute on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+import numpy as np
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from goal_visibility import goal_pixels  # noqa: E402
+
+import pixmc_sparse  # noqa: E402
+from pixmc_sparse import scripted  # noqa: E402
+from ppo_pixmc import CNNEncoder  # noqa: E402
+
+
+def collect(task: str, num_envs: int, image_size: int, steps: int, seed: int):
+    """Images (steps * num_envs, 3, H, W) uint8, goal in the camera frame (.., 3), goal in view (..,), env index."""
+    envs = pixmc_sparse.make(task, num_envs=num_envs, obs_type="pixels", image_size=image_size, seed=seed)
+    obs, _ = envs.reset()
+    sim, rng, scripted_envs = envs.sim, np.random.default_rng(seed), np.arange(num_envs) >= num_envs // 2
+    images, goals, seen = [], [], []
+    for _ in range(steps):
+        images.append(obs["pixels"])
+        rel = np.empty((num_envs, 3))
+        for i, d in enumerate(sim.datas):  # goal - camera position, in the camera's axes
+            rel[i] = d.cam_xmat[sim.cam_id].reshape(3, 3).T @ (d.mocap_pos[sim.goal_mocap] - d.cam_xpos[sim.cam_id])
+        goals.append(rel)
+        seen.append(goal_pixels(sim) > 0)
+        actions = rng.uniform(-1, 1, (num_envs, sim.ndof))
+        actions[scripted_envs] = scripted.reach_actions(sim)[scripted_envs]
+        obs, *_ = envs.step(actions)  # autoreset: the sim then shows the new episode, as obs does
+    envs.close()
+    env_index = np.tile(np.arange(num_envs), steps)
+    return np.concatenate(images), np.concatenate(goals), np.concatenate(seen), env_index
+
+
+@torch.no_grad()
+def encode(encoder: CNNEncoder, images: np.ndarray, batch: int = 512) -> np.ndarray:
+    return np.concatenate([encoder(torch.from_numpy(images[k:k + batch])).numpy() for k in range(0, len(images), batch)])
+
+
+def ridge_r2(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, alphas=(1e-2, 1e-1, 1, 10, 100, 1e3)):
+    """R² (mean over the columns of y) on `test` of the ridge fit on `train`; the penalty is picked on a held-out
+    quarter of the training envs' frames, then refitted on all of them."""
+    mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+    x = (x - mean) / std
+
+    def fit(rows, alpha):
+        xr, yr = x[rows], y[rows]
+        ym = yr.mean(0)
+        w = np.linalg.solve(xr.T @ xr + alpha * len(xr) * np.eye(x.shape[1]), xr.T @ (yr - ym))
+        return lambda r: x[r] @ w + ym
+
+    def r2(pred, rows):
+        yt = y[rows]
+        return float(np.mean(1 - ((yt - pred) ** 2).sum(0) / ((yt - yt.mean(0)) ** 2).sum(0)))
+
+    inner, held = train & (np.arange(len(x)) % 4 != 0), train & (np.arange(len(x)) % 4 == 0)
+    best = max(alphas, key=lambda a: r2(fit(inner, a)(held), held))
+    return {name: r2(fit(train, best)(rows), rows) for name, rows in test.items()}, best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", nargs="*", default=[], help="checkpoint.pt or --save-model files of pixel CNN runs")
+    parser.add_argument("--task", default="FrankaReach", choices=["FrankaReach", "KukaReach"])
+    parser.add_argument("--num-envs", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=400, help="env steps per env (episodes of 200 steps)")
+    parser.add_argument("--image-size", type=int, default=84)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)
+
+    images, goals, seen, env = collect(args.task, args.num_envs, args.image_size, args.steps, args.seed)
+    train = env % 4 != 3
+    test = {"goal in view": ~train & seen, "all frames": ~train}
+    print(f"{args.task}, {len(images)} frames of {args.num_envs} envs ({seen.mean():.2f} with the goal in view); "
+          f"fit on {train.sum()}, scored on {test['all frames'].sum()} ({test['goal in view'].sum()} in view)\n")
+    rows = []
+    for path in args.model:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        if ckpt.get("args", {}).get("encoder", "cnn") != "cnn" or ckpt["args"].get("obs_type") != "pixels":
+            raise SystemExit(f"{path}: not a pixel CNN run (needs --obs-type pixels --encoder cnn)")
+        encoder = CNNEncoder(ckpt["args"]["image_size"])
+        encoder.load_state_dict({k[len("encoder."):]: v for k, v in ckpt["agent"].items() if k.startswith("encoder.")})
+        step = ckpt.get("global_step")
+        rows.append((f"{path}" + (f" (step {step:,})" if step is not None else ""), encode(encoder, images)))
+    rows.append(("the CNN freshly initialised", encode(CNNEncoder(args.image_size), images)))
+    small = torch.nn.functional.avg_pool2d(torch.from_numpy(images).float(), 4).flatten(1).numpy()
+    rows.append(("pixels, 21 x 21 average-pooled", small))
+    print("| features | R² goal in view | R² all frames | ridge penalty |\n|---|---|---|---|")
+    for name, feats in rows:
+        scores, alpha = ridge_r2(feats.astype(np.float64), goals, train, test)
+        print(f"| {name} | {scores['goal in view']:.2f} | {scores['all frames']:.2f} | {alpha:g} |")
+
+
+if __name__ == "__main__":
+    main()
