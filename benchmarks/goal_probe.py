@@ -6,12 +6,13 @@
 Reach's goal is not in the pixel policy's observation: it is in the hand camera's image or nowhere. So a policy can
 only reach it if its encoder's features say where it is. This collects hand-camera images of FrankaReach (or
 KukaReach) episodes — half the envs act at random, half follow the scripted reach, so the goal is both near and far
-— and fits a ridge regression from the 256-d encoder features to the goal's position in the camera's frame (what an
-image can show). The fit uses the episodes of 3/4 of the envs and is scored (R², the mean over x, y, z) on the
-others, over the frames where the goal marker is in view (marker pixels counted as in goal_visibility.py) and over
-all frames. Rows: each --model's encoder, the same CNN freshly initialised (what PPO starts from: random conv
-features are not nothing), and the raw image downsampled to 21 x 21 (what a linear map of the pixels gets).
-About a minute on a CPU.
+— and, over the frames where the goal marker is in view (its pixels counted as in goal_visibility.py), fits ridge
+regressions from the 256-d encoder features to where the goal is: its place in the image (its two angles off the camera's axis,
+atan(x / depth) and atan(y / depth) in the camera's frame) and its distance along the camera's axis (depth). Fitted
+on the episodes of 3/4 of the envs, scored (R²; image place: the mean over its two coordinates) on the others. Rows:
+each --model's encoder, the same CNN freshly initialised (what PPO starts from: random conv features are not
+nothing), and the raw image average-pooled to 21 x 21 (what a linear map of the pixels gets). About two minutes on
+a CPU.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from ppo_pixmc import CNNEncoder  # noqa: E402
 
 
 def collect(task: str, num_envs: int, image_size: int, steps: int, seed: int):
-    """Images (steps * num_envs, 3, H, W) uint8, goal in the camera frame (.., 3), goal in view (..,), env index."""
+    """Images (steps * num_envs, 3, H, W) uint8, the goal in the camera's frame (.., 3; MuJoCo cameras look along
+    their -z), goal in view (..,), env index."""
     envs = pixmc_sparse.make(task, num_envs=num_envs, obs_type="pixels", image_size=image_size, seed=seed)
     obs, _ = envs.reset()
     sim, rng, scripted_envs = envs.sim, np.random.default_rng(seed), np.arange(num_envs) >= num_envs // 2
@@ -60,11 +62,12 @@ def encode(encoder: CNNEncoder, images: np.ndarray, batch: int = 512) -> np.ndar
     return np.concatenate([encoder(torch.from_numpy(images[k:k + batch])).numpy() for k in range(0, len(images), batch)])
 
 
-def ridge_r2(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, alphas=(1e-2, 1e-1, 1, 10, 100, 1e3)):
-    """R² (mean over the columns of y) on `test` of the ridge fit on `train`; the penalty is picked on a held-out
-    quarter of the training envs' frames, then refitted on all of them."""
-    mean, std = x[train].mean(0), x[train].std(0) + 1e-6
-    x = (x - mean) / std
+def ridge_r2(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, env: np.ndarray,
+             alphas=(1e-2, 1e-1, 1, 10, 100, 1e3)):
+    """R² (mean over the columns of y) on `test` of the ridge fit on `train`; the penalty is picked on the frames of
+    a quarter of the training envs held out, then the fit is redone on all of them."""
+    mean, std = x[train].mean(0), x[train].std(0)
+    x = (x - mean) / np.where(std > 1e-8, std, 1.0)  # features constant on the training frames stay 0
 
     def fit(rows, alpha):
         xr, yr = x[rows], y[rows]
@@ -76,9 +79,9 @@ def ridge_r2(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, 
         yt = y[rows]
         return float(np.mean(1 - ((yt - pred) ** 2).sum(0) / ((yt - yt.mean(0)) ** 2).sum(0)))
 
-    inner, held = train & (np.arange(len(x)) % 4 != 0), train & (np.arange(len(x)) % 4 == 0)
+    inner, held = train & (env % 4 != 0), train & (env % 4 == 0)
     best = max(alphas, key=lambda a: r2(fit(inner, a)(held), held))
-    return {name: r2(fit(train, best)(rows), rows) for name, rows in test.items()}, best
+    return r2(fit(train, best)(test), test), best
 
 
 def main() -> None:
@@ -93,10 +96,11 @@ def main() -> None:
     torch.manual_seed(args.seed)
 
     images, goals, seen, env = collect(args.task, args.num_envs, args.image_size, args.steps, args.seed)
-    train = env % 4 != 3
-    test = {"goal in view": ~train & seen, "all frames": ~train}
-    print(f"{args.task}, {len(images)} frames of {args.num_envs} envs ({seen.mean():.2f} with the goal in view); "
-          f"fit on {train.sum()}, scored on {test['all frames'].sum()} ({test['goal in view'].sum()} in view)\n")
+    train, test = seen & (env % 4 != 3), seen & (env % 4 == 3)
+    depth = -goals[:, 2]
+    targets = {"image place": np.arctan2(goals[:, :2], depth[:, None]), "depth": depth[:, None]}
+    print(f"{args.task}, {len(images)} frames of {args.num_envs} envs, {seen.mean():.2f} of them with the goal in "
+          f"view: fit on {train.sum()}, scored on {test.sum()}\n")
     rows = []
     for path in args.model:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
@@ -109,10 +113,10 @@ def main() -> None:
     rows.append(("the CNN freshly initialised", encode(CNNEncoder(args.image_size), images)))
     small = torch.nn.functional.avg_pool2d(torch.from_numpy(images).float(), 4).flatten(1).numpy()
     rows.append(("pixels, 21 x 21 average-pooled", small))
-    print("| features | R² goal in view | R² all frames | ridge penalty |\n|---|---|---|---|")
+    print("| features | R² goal's place in the image | R² its depth |\n|---|---|---|")
     for name, feats in rows:
-        scores, alpha = ridge_r2(feats.astype(np.float64), goals, train, test)
-        print(f"| {name} | {scores['goal in view']:.2f} | {scores['all frames']:.2f} | {alpha:g} |")
+        scores = [ridge_r2(feats.astype(np.float64), y, train, test, env)[0] for y in targets.values()]
+        print(f"| {name} | {scores[0]:.2f} | {scores[1]:.2f} |")
 
 
 if __name__ == "__main__":
