@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
+    fresh = CNNEncoder(args.image_size)  # first: its weights do not depend on how many --model there are
 
     images, goals, seen, env = collect(args.task, args.num_envs, args.image_size, args.steps, args.seed)
     train, test = seen & (env % 4 != 3), seen & (env % 4 == 3)
@@ -110,7 +111,7 @@ def main() -> None:
         encoder.load_state_dict({k[len("encoder."):]: v for k, v in ckpt["agent"].items() if k.startswith("encoder.")})
         step = ckpt.get("global_step")
         rows.append((f"{path}" + (f" (step {step:,})" if step is not None else ""), encode(encoder, images)))
-    rows.append(("the CNN freshly initialised", encode(CNNEncoder(args.image_size), images)))
+    rows.append(("the CNN freshly initialised", encode(fresh, images)))
     small = torch.nn.functional.avg_pool2d(torch.from_numpy(images).float(), 4).flatten(1).numpy()
     rows.append(("pixels, 21 x 21 average-pooled", small))
     print("| features | R² goal's place in the image | R² its depth |\n|---|---|---|")
