@@ -11,8 +11,8 @@ regressions from the 256-d encoder features to where the goal is: its place in t
 atan(x / depth) and atan(y / depth) in the camera's frame) and its distance along the camera's axis (depth). Fitted
 on the episodes of 3/4 of the envs, scored (R²; image place: the mean over its two coordinates) on the others. Rows:
 each --model's encoder, the same CNN freshly initialised (what PPO starts from: random conv features are not
-nothing), and the raw image average-pooled to 21 x 21 (what a linear map of the pixels gets). About two minutes on
-a CPU.
+nothing), and the raw image average-pooled to a quarter of its side (21 x 21 at 84 px: what a linear map of the
+pixels gets). About two minutes on a CPU.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def ridge_r2(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, 
 
     inner, held = train & (env % 4 != 0), train & (env % 4 == 0)
     best = max(alphas, key=lambda a: r2(fit(inner, a)(held), held))
-    return r2(fit(train, best)(test), test), best
+    return r2(fit(train, best)(test), test)
 
 
 def main() -> None:
@@ -113,10 +113,10 @@ def main() -> None:
         rows.append((f"{path}" + (f" (step {step:,})" if step is not None else ""), encode(encoder, images)))
     rows.append(("the CNN freshly initialised", encode(fresh, images)))
     small = torch.nn.functional.avg_pool2d(torch.from_numpy(images).float(), 4).flatten(1).numpy()
-    rows.append(("pixels, 21 x 21 average-pooled", small))
+    rows.append((f"pixels, {args.image_size // 4} x {args.image_size // 4} average-pooled", small))
     print("| features | R² goal's place in the image | R² its depth |\n|---|---|---|")
     for name, feats in rows:
-        scores = [ridge_r2(feats.astype(np.float64), y, train, test, env)[0] for y in targets.values()]
+        scores = [ridge_r2(feats.astype(np.float64), y, train, test, env) for y in targets.values()]
         print(f"| {name} | {scores[0]:.2f} | {scores[1]:.2f} |")
 
 
