@@ -613,7 +613,13 @@ if __name__ == "__main__":
 
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, monitor_gym=False, save_code=True)
-    # resumed: TensorBoard drops what the killed run logged after its checkpoint (purge_step)
+    # resumed: TensorBoard drops what the killed run logged after its checkpoint (purge_step). It reads a folder's event
+    # files in name order, and a name starts with the second the file was made, then the pid: a file made in the killed
+    # run's second could sort before the killed run's and lose to it, so wait for the next second
+    if resumed:
+        made = [int(name.split(".")[3]) for name in os.listdir(run_dir) if name.startswith("events.out.tfevents.")]
+        while time.time() < max(made, default=0) + 1:
+            time.sleep(0.05)
     writer = SummaryWriter(run_dir, purge_step=resumed["global_step"] + 1 if resumed else None)
     if not resumed:
         writer.add_text("hyperparameters",

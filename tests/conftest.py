@@ -118,7 +118,11 @@ def killed_after_first_checkpoint(script: str, args: list, cwd, line_start: str 
     with `line_start` while its first checkpoint is there, then SIGKILL it, wherever the run is then. The PPO scripts
     print "SPS:" after each iteration and write a checkpoint after it: the kill lands in iteration 3 or in the
     checkpoint write after iteration 2. drqv2_dmc_mimex.py prints "frame=..., writing ..." before each checkpoint
-    write: the kill lands at the second one's. Returns the run folder."""
+    write: the kill lands at the second one's. Returns the run folder.
+
+    The killed run's event files are then renamed as if made 2 s from now: a resume whose event file is made in the
+    same second as the killed run's sorts by pid, and TensorBoard reads a folder's files in name order. So a script that
+    does not wait for the later second (as the scripts do) fails here every time, not once in a while."""
     import signal
     import subprocess
     import time
@@ -137,6 +141,10 @@ def killed_after_first_checkpoint(script: str, args: list, cwd, line_start: str 
     proc.wait()
     assert proc.returncode == -signal.SIGKILL and run_dir is not None
     assert not (run_dir / f"{script}.cleanrl_model").exists()  # it did not finish
+    for path in run_dir.glob("events.out.tfevents.*"):  # events.out.tfevents.<second>.<host>.<pid>.<n>
+        parts = path.name.split(".")
+        parts[3] = str(int(time.time()) + 2)
+        path.rename(path.with_name(".".join(parts)))
     return run_dir
 
 
