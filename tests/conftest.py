@@ -122,7 +122,7 @@ def killed_after_first_checkpoint(script: str, args: list, cwd, line_start: str 
 
     The killed run's event files are then renamed as if made 2 s from now: a resume whose event file is made in the
     same second as the killed run's sorts by pid, and TensorBoard reads a folder's files in name order. So a script that
-    does not wait for the later second (as the scripts do) fails here every time, not once in a while."""
+    makes its file without waiting for the next second fails here every time, not once in a while."""
     import signal
     import subprocess
     import time
