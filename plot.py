@@ -240,7 +240,9 @@ def figure(runs: list[Run], tasks: list[str], metrics: dict, style: dict, args: 
             title, ylabel = ROW_LABELS.get(tag, (tag.split("/")[-1].replace("_", " "), tag))
             ax.set(title=f"{task}: {title}", xlabel=unit, ylabel=ylabel)
     handles = {label.split(" (n=")[0]: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
-    per_row = max(2, min(5, 2 * cols))  # a one-panel figure is ~4 inches wide: two labels a row fit
+    per_row = max(2, min(5, 2 * cols))  # a one-panel figure is ~4 inches wide: two short labels a row fit
+    if max(map(len, handles), default=0) > 20:  # long labels (method and flags): one per row per panel column
+        per_row = cols
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), per_row), frameon=False)
     return fig
 

@@ -34,7 +34,8 @@ from run_summary import mean_between  # noqa: E402
 import benchmark  # noqa: E402
 from plot import DATA_FILE, stratified_bootstrap  # noqa: E402
 
-LABEL = {"ppo_pixmc": "noise (PPO)", "ppo_pixmc_icm": "ICM", "ppo_pixmc_rnd": "RND", "ppo_pixmc_mimex": "MIMEx"}
+LABEL = {"ppo_pixmc": "noise (PPO)", "ppo_pixmc_icm": "ICM", "ppo_pixmc_rnd": "RND", "ppo_pixmc_mimex": "MIMEx",
+         "ego_goal_reach": "PPO, goal as the camera sees it"}  # benchmarks/ego_goal_reach.py (the pixel check)
 HEADLINE = re.compile(r"(<!-- results-headline -->)(.*?)(<!-- /results-headline -->)", re.S)
 HALF_WINDOW = 5  # logged iterations averaged for the 50 % success step
 COVERAGE_AT = (1_000_000, 4_000_000)
@@ -205,10 +206,17 @@ def runs_word(n: int) -> str:
     return f"{n} run" + ("" if n == 1 else "s")
 
 
+def flag_value(flags: list, flag: str, default: str) -> str:
+    """The value a run's flags give `flag` (the last one wins, as in tyro), else the scripts' default."""
+    where = [k for k, f in enumerate(flags[:-1]) if f == flag]
+    return flags[where[-1] + 1] if where else default
+
+
 def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pathlib.Path) -> tuple:
     """The page's section of one experiment (a results folder) and its headline sentence."""
     tasks = sorted({r["task"] for r in runs})
     obs = {f for r in runs for f in r["flags"][r["flags"].index("--obs-type") + 1:][:1]} if runs else set()
+    reward = "/".join(sorted({flag_value(r["flags"], "--reward-level", "sparse") for r in runs}))
     length = max(r["length"] for r in runs)
     slug = folder.name
     figure = img / f"results_{slug}.png"
@@ -227,11 +235,11 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
         stats[method] = (f"{label(method)} {len(found)}/{len(rs)} seeds found the goal (median first success "
                          + (f"{np.median(found):,.0f}" if len(found) * 2 > len(rs) else "never") + f"), final success "
                          f"{np.mean([r['final'] for r in rs]):.2f}")
-    headline = (f"On sparse {', '.join(tasks)} from {'/'.join(sorted(obs))} at {length:,} env steps ({runs_word(len(runs))}"
+    headline = (f"On {reward} {', '.join(tasks)} from {'/'.join(sorted(obs))} at {length:,} env steps ({runs_word(len(runs))}"
                 + (f", {len(missing)} planned runs not finished yet" if missing else "") + "): "
                 + "; ".join(stats.values()) + ".")
     commits = sorted({r["commit"] for r in runs})
-    lines = [f"## {slug}: sparse {', '.join(tasks)}, {'/'.join(sorted(obs))} observations, {length:,} env steps", "",
+    lines = [f"## {slug}: {reward} {', '.join(tasks)}, {'/'.join(sorted(obs))} observations, {length:,} env steps", "",
              headline, "",
              "- Sweep commands (from the run data; run again to finish or extend): "
              + ", ".join(f"`{portable(c)}`" for c in dict.fromkeys(r["command"] for r in runs)) + ".",

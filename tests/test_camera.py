@@ -81,3 +81,23 @@ def test_state_observations_need_no_opengl():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, MUJOCO_GL="osmesa", PYTHONPATH=os.getcwd()), timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def test_ego_goal_is_where_the_camera_sees_the_goal(make_envs):
+    """benchmarks/ego_goal_reach.py (the pixel check's control): the goal straight ahead of the camera is in view along
+    its axis at the right distance; looked away from, it is out of view, and `fov` then hides it."""
+    from conftest import import_script
+
+    ego = import_script("benchmarks/ego_goal_reach")
+    envs = make_envs("FrankaReach", num_envs=1, obs_type="state", seed=0)
+    envs.reset(seed=0)
+    sim = envs.sim
+    goal = sim.point("goal")[0]
+    pose_facing(sim, 0, goal, direction="down", standoff=0.3)
+    seen = ego.ego_goal(sim, always=False)[0]
+    assert seen[4] == 1.0 and seen[2] < -0.95, seen  # in view, on the camera's -z axis
+    assert 0.2 < seen[3] < 0.4, seen
+    pose_facing(sim, 0, goal + [0.0, 1.0, 0.0], direction="-x", standoff=0.3)  # look away
+    assert np.all(ego.ego_goal(sim, always=False)[0] == 0.0)
+    unseen = ego.ego_goal(sim, always=True)[0]
+    assert unseen[4] == 0.0 and np.isclose(np.linalg.norm(unseen[:3]), 1.0) and unseen[3] > 0.3
