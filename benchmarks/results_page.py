@@ -4,7 +4,7 @@ against env steps; plot.py), a table per method with 95 % bootstrap CIs over see
 hand went, and one row per run. Every number on the page comes from those files; the README's headline sentence too (it
 is rewritten between the `<!-- results-headline -->` markers). Needs no run folder: a clean clone regenerates it.
 
-    python benchmarks/results_page.py results/kukareach_authors
+    python benchmarks/results_page.py results/kukareach_authors results/pixel_check
 
 Per run: first success = the first logged step with a success rate > 0; 50 % success = the first logged step where the
 success rate, averaged over the last 5 logged iterations, reaches 0.5; AUC = the area under the success-rate curve over
