@@ -205,13 +205,20 @@ def code_commit(script: str) -> str:
 
 
 def machine_name() -> str:
-    """This machine's CPU model and the cores this process may use, e.g. "AMD EPYC, 2 cores"."""
+    """This machine's CPU model and the cores this process may use, e.g. "AMD EPYC (family 26 model 2, AVX-512 BF16),
+    2 cores": a model name alone ("AMD EPYC") can stand for CPUs several times apart in speed."""
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-               platform.processor() or platform.machine())
+    field = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        field.setdefault(key.strip(), value.strip())
+    cpu = field.get("model name") or platform.processor() or platform.machine()
+    detail = [f"family {field['cpu family']} model {field['model']}"] if "cpu family" in field and "model" in field else []
+    flags = field.get("flags", "").split()
+    detail += [name for flag, name in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if flag in flags]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu}, {cores} cores"
+    return f"{cpu}{' (' + ', '.join(detail) + ')' if detail else ''}, {cores} core{'s' if cores != 1 else ''}"
 
 
 def sweep_command(sweep_dir: Path) -> str:
