@@ -16,7 +16,6 @@ import os
 import runpy
 import sys
 
-import mujoco
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,16 +24,16 @@ import pixmc_sparse.sim as sim  # noqa: E402
 
 
 def ego_goal(s: sim.BatchedSim, always: bool) -> np.ndarray:
-    """(num_envs, 5): unit direction camera -> goal in the camera's axes, distance, in view (0/1)."""
-    out = np.zeros((s.num_envs, 5))
+    """(num_envs, 5): unit direction camera -> goal in the camera's axes, distance, in view (0/1); all zeros for an env
+    whose goal is out of view unless `always`."""
+    rel = s.goal_in_camera()
+    depth = -rel[:, 2]  # MuJoCo cameras look along their -z
     half = np.deg2rad(s.model.cam_fovy[s.cam_id]) / 2  # MuJoCo's fovy is in degrees; the image is square
-    for i, d in enumerate(s.datas):
-        mujoco.mj_camlight(s.model, d)  # the camera's pose from the current kinematics
-        rel = d.cam_xmat[s.cam_id].reshape(3, 3).T @ (d.mocap_pos[s.goal_mocap] - d.cam_xpos[s.cam_id])
-        depth = -rel[2]  # MuJoCo cameras look along their -z
-        seen = depth > 0 and max(abs(np.arctan2(rel[0], depth)), abs(np.arctan2(rel[1], depth))) < half
-        dist = np.linalg.norm(rel)
-        out[i] = [*(rel / dist), dist, float(seen)] if (seen or always) else [0.0, 0.0, 0.0, 0.0, 0.0]
+    seen = (depth > 0) & (np.abs(np.arctan2(rel[:, :2], depth[:, None])).max(axis=1) < half)
+    dist = np.linalg.norm(rel, axis=1, keepdims=True)
+    out = np.concatenate([rel / dist, dist, seen[:, None]], axis=1)
+    if not always:
+        out[~seen] = 0.0
     return out
 
 

@@ -44,10 +44,7 @@ def collect(task: str, num_envs: int, image_size: int, steps: int, seed: int):
     images, goals, seen = [], [], []
     for _ in range(steps):
         images.append(obs["pixels"])
-        rel = np.empty((num_envs, 3))
-        for i, d in enumerate(sim.datas):  # goal - camera position, in the camera's axes
-            rel[i] = d.cam_xmat[sim.cam_id].reshape(3, 3).T @ (d.mocap_pos[sim.goal_mocap] - d.cam_xpos[sim.cam_id])
-        goals.append(rel)
+        goals.append(sim.goal_in_camera())
         seen.append(goal_pixels(sim) > 0)
         actions = rng.uniform(-1, 1, (num_envs, sim.ndof))
         actions[scripted_envs] = scripted.reach_actions(sim)[scripted_envs]

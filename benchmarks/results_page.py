@@ -215,7 +215,7 @@ def flag_value(flags: list, flag: str, default: str) -> str:
 def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pathlib.Path) -> tuple:
     """The page's section of one experiment (a results folder) and its headline sentence."""
     tasks = sorted({r["task"] for r in runs})
-    obs = {f for r in runs for f in r["flags"][r["flags"].index("--obs-type") + 1:][:1]} if runs else set()
+    obs = {flag_value(r["flags"], "--obs-type", "pixels") for r in runs}
     reward = "/".join(sorted({flag_value(r["flags"], "--reward-level", "sparse") for r in runs}))
     length = max(r["length"] for r in runs)
     slug = folder.name

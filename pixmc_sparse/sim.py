@@ -302,6 +302,14 @@ class BatchedSim:
     def grasp(self) -> np.ndarray:
         return self.sites[:, :self.ngrasp]
 
+    def goal_in_camera(self) -> np.ndarray:
+        """(num_envs, 3): the goal minus the hand camera's position, in the camera's axes (it looks along its -z)."""
+        out = np.empty((self.num_envs, 3))
+        for i, d in enumerate(self.datas):
+            mujoco.mj_camlight(self.model, d)  # the camera's pose from the current kinematics (state envs don't render)
+            out[i] = d.cam_xmat[self.cam_id].reshape(3, 3).T @ (d.mocap_pos[self.goal_mocap] - d.cam_xpos[self.cam_id])
+        return out
+
     def hand(self) -> np.ndarray:
         """Reach's hand point: midpoint of the Franka finger points, the Kuka index fingertip point."""
         return self.grasp.mean(axis=1) if self.robot.name == "franka" else self.grasp[:, 0]
