@@ -281,6 +281,15 @@ def table(runs: list[Run], tasks: list[str], metrics: dict, style: dict, args: A
     return "\n".join(lines)
 
 
+def save_figure(fig, out: Path, dpi: int) -> None:
+    """Write out.png and out.svg so that the same figure gives the same bytes: the SVG without its creation date and
+    with element ids from a fixed salt (matplotlib's default ids are random), so a regenerated page only shows in
+    `git diff` where its data changed."""
+    with plt.rc_context({"svg.hashsalt": "plot.py"}):
+        fig.savefig(out.with_suffix(".png"), dpi=dpi)
+        fig.savefig(out.with_suffix(".svg"), dpi=dpi, metadata={"Date": None})
+
+
 def main() -> None:
     args = tyro.cli(Args, description=__doc__.split("\n")[0])
     if args.smooth < 1 or args.grid_points < 2 or args.bootstrap < 1 or args.final_window < 1:
@@ -304,8 +313,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig = figure(runs, tasks, metrics, style, args, rng)
-    for suffix in (".png", ".svg"):
-        fig.savefig(out.with_suffix(suffix), dpi=150)
+    save_figure(fig, out, dpi=150)
     text = table(runs, tasks, metrics, style, args, rng)
     out.with_suffix(".md").write_text(text)
     print(text)

@@ -317,3 +317,15 @@ def test_plot_statistics_and_bad_input(tmp_path):
     band = stats.bootstrap_band(np.array([[0.0, 1.0, np.nan], [2.0, 1.0, 4.0]]), 500, rng)
     assert band[0, 0] == 0.0 and band[1, 0] == 2.0 and band[0, 1] == band[1, 1] == 1.0 and band[0, 2] == 4.0
     assert np.allclose(stats.smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1, 2, 4, 6])
+
+
+def test_plot_writes_the_same_bytes_for_the_same_figure(tmp_path):
+    """A regenerated figure only shows in git where its data changed: no date, no random element ids in the SVG."""
+    stats = import_script("plot")
+    fig, ax = stats.plt.subplots()
+    ax.plot([0, 1, 2], [0.0, 0.5, 1.0])
+    ax.fill_between([0, 1, 2], [0.0, 0.4, 0.9], [0.1, 0.6, 1.0], alpha=0.2)
+    stats.save_figure(fig, tmp_path / "a.png", dpi=50)
+    stats.save_figure(fig, tmp_path / "b.png", dpi=50)
+    for suffix in (".png", ".svg"):
+        assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes(), suffix
