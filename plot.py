@@ -213,11 +213,13 @@ def draw(ax, task_runs: list[Run], tag: str, style: dict, args: Args, rng, log: 
 
 
 ROW_LABELS = {INTRINSIC: ("intrinsic reward", "r_i (raw, rollout mean)"), "charts/coverage": ("coverage", "share of cells"),
-              "charts/termination_rate": ("termination rate", "share of ended episodes")}
+              "charts/termination_rate": ("termination rate", "share of ended episodes"),
+              "charts/episode_coverage": ("cells per episode", "distinct cells, episode mean")}
 
 
 def figure(runs: list[Run], tasks: list[str], metrics: dict, style: dict, args: Args, rng):
-    extra = ([INTRINSIC] if args.intrinsic else []) + list(args.rows)
+    extra = [tag for tag in ([INTRINSIC] if args.intrinsic else []) + list(args.rows)
+             if any(tag in run.scalars for run in runs)]  # a row no run logged (r_i without a bonus method) is left out
     cols = min(4, len(tasks))
     rows = math.ceil(len(tasks) / cols)
     panel_rows = rows * (1 + len(extra))

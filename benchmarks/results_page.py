@@ -1,8 +1,10 @@
 """Write docs/results.md from the committed run data of benchmark.py (results/<sweep>/*.npz, one file per finished run):
-per experiment the commands, the code's commit, the machine, a figure (success rate, coverage and termination rate
-against env steps; plot.py), a table per method with 95 % bootstrap CIs over seeds, a top-down heat map of where the
-hand went, and one row per run. Every number on the page comes from those files; the README's headline sentence too (it
-is rewritten between the `<!-- results-headline -->` markers). Needs no run folder: a clean clone regenerates it.
+per experiment the commands, the code's commit, the machine, a figure (success rate, intrinsic reward, coverage,
+termination rate and cells per episode against env steps; plot.py), a table per method with 95 % bootstrap CIs over
+seeds, a top-down heat map of where the hand went, and one row per run. Every number on the page comes from those
+files; the README's headline sentence too (it is rewritten between the `<!-- results-headline -->` markers; per
+method: seeds that found the goal, the median over seeds of the first-success and 50 %-success steps, a seed that never
+got there counting as later than any, and the mean final success). Needs no run folder: a clean clone regenerates it.
 
     python benchmarks/results_page.py results/kukareach_authors results/pixel_check
 
@@ -206,6 +208,14 @@ def runs_word(n: int) -> str:
     return f"{n} run" + ("" if n == 1 else "s")
 
 
+def median_step(runs: list, key: str) -> str:
+    """The median over seeds of a step figure, "never" when half the seeds or more never got there."""
+    reached = [r[key] for r in runs if r[key] is not None]
+    if len(reached) * 2 <= len(runs):
+        return "never"
+    return f"{np.median(reached + [np.inf] * (len(runs) - len(reached))):,.0f}"
+
+
 def flag_value(flags: list, flag: str, default: str) -> str:
     """The value a run's flags give `flag` (the last one wins, as in tyro), else the scripts' default."""
     where = [k for k, f in enumerate(flags[:-1]) if f == flag]
@@ -221,7 +231,8 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
     slug = folder.name
     figure = img / f"results_{slug}.png"
     plot_cmd = ["plot.py", os.path.relpath(folder, ROOT), "--out", os.path.relpath(figure, ROOT),
-                "--final-window", str(length // 10), "--rows", "charts/coverage", "charts/termination_rate"]
+                "--final-window", str(length // 10), "--intrinsic", "--rows", "charts/coverage",
+                "charts/termination_rate", "charts/episode_coverage"]
     subprocess.run([sys.executable, str(ROOT / plot_cmd[0]), *plot_cmd[1:]], check=True, capture_output=True, text=True,
                    cwd=ROOT)
     heat = img / f"results_{slug}_heatmap.png"
@@ -233,8 +244,8 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
         rs = [r for r in runs if r["method"] == method]
         found = [r["first_success"] for r in rs if r["first_success"] is not None]
         stats[method] = (f"{label(method)} {len(found)}/{len(rs)} seeds found the goal (median first success "
-                         + (f"{np.median(found):,.0f}" if len(found) * 2 > len(rs) else "never") + f"), final success "
-                         f"{np.mean([r['final'] for r in rs]):.2f}")
+                         f"{median_step(rs, 'first_success')}, median 50 % success {median_step(rs, 'half_success')}), "
+                         f"final success {np.mean([r['final'] for r in rs]):.2f}")
     headline = (f"On {reward} {', '.join(tasks)} from {'/'.join(sorted(obs))} at {length:,} env steps ({runs_word(len(runs))}"
                 + (f", {len(missing)} planned runs not finished yet" if missing else "") + "): "
                 + "; ".join(stats.values()) + ".")
@@ -249,11 +260,13 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
              f"- Runs finished: {len(runs)}" + (f" of {len(plan)} planned" if plan else "")
              + (f"; not yet: {', '.join(missing)}" if missing else "") + ".",
              f"- Figure and table: `python {' '.join(plot_cmd)}`.", "",
-             f"![success rate, coverage and termination rate]({os.path.relpath(figure, page_dir)})", "",
+             "![success rate, intrinsic reward, coverage, termination rate and cells per episode]"
+             f"({os.path.relpath(figure, page_dir)})", "",
              "Curves: each iteration's success rate (fraction of the episodes that ended in it that succeeded), the "
-             "share of the coverage grid's cells the hand has visited since the start, and the share of ended episodes "
-             "that ended by a termination (collision, fall) rather than the time limit; mean over seeds with a 95 % "
-             "bootstrap band.", "",
+             "raw intrinsic reward of the bonus methods (log scale), the share of the coverage grid's cells the hand "
+             "has visited since the start, the share of ended episodes that ended by a termination (collision, fall) "
+             "rather than the time limit, and how many distinct cells the hand entered per ended episode; mean over "
+             "seeds with a 95 % bootstrap band.", "",
              "Per method: mean over seeds [95 % bootstrap CI]; the definitions are in the header of "
              "`benchmarks/results_page.py`.", ""] + method_table(runs) + [
              "", f"![where the hand went]({os.path.relpath(heat, page_dir)})", "", caption, "",

@@ -297,7 +297,7 @@ def test_plot_statistics_and_bad_input(tmp_path):
     writer.close()
     (tmp_path / "runs" / "half" / "run.json").write_text(json.dumps({"method": "unfinished", "task": "cartpole_swingup",
                                                                      "seed": 1}))
-    result = plot([str(tmp_path / "runs"), "--out", "dmc.png", "--final-window", "4000"], tmp_path)
+    result = plot([str(tmp_path / "runs"), "--out", "dmc.png", "--final-window", "4000", "--intrinsic"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     table = (tmp_path / "dmc.md").read_text()
     assert "skipped 1 TensorBoard folders" in result.stdout and "unfinished" not in table
@@ -305,6 +305,7 @@ def test_plot_statistics_and_bad_input(tmp_path):
     assert re.search(r"\| cartpole_swingup \| DrQ-v2 \+ MIMEx \| 4 \| 400\.0 \[[\d.]+, [\d.]+\] \| 250\.0 \[", table)  # IQM
     assert "| cartpole_swingup | other_method | 2 | 50.0 [50.0, 50.0] | 50.0 [50.0, 50.0] |" in table
     assert (tmp_path / "dmc.png").is_file() and (tmp_path / "dmc.svg").is_file()
+    assert "intrinsic reward" not in (tmp_path / "dmc.svg").read_text()  # no run logged r_i: no empty row for it
 
     missing = plot([str(tmp_path / "no_such_sweep")], tmp_path)
     assert missing.returncode != 0 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr

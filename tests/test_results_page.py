@@ -106,8 +106,8 @@ def test_method_table_and_headline(page):
     assert noise[5] == f"{0.64 / 2:.3f} [0.000, 0.640]"  # final success: the mean of 0.64 and 0, bootstrap over seeds
     assert row(text, "| MIMEx | 1 |", "methods")[2] == f"{21 * STEP / 1e6:.2f} [{21 * STEP / 1e6:.2f}, {21 * STEP / 1e6:.2f}]"
     headline = ("On sparse KukaReach from state at 1,638,400 env steps (3 runs): noise (PPO) 1/2 seeds found the goal "
-                "(median first success never), final success 0.32; MIMEx 1/1 seeds found the goal (median first success "
-                f"{21 * STEP:,}), final success 0.64.")
+                "(median first success never, median 50 % success never), final success 0.32; MIMEx 1/1 seeds found the "
+                f"goal (median first success {21 * STEP:,}, median 50 % success {43 * STEP:,}), final success 0.64.")
     assert headline in text
     link = "[More in docs/results.md](docs/results.md)."
     assert readme == f"intro <!-- results-headline -->{headline} {link}<!-- /results-headline --> end\n"
