@@ -8,7 +8,9 @@ stdout.log, stderr.log and run.json); finished.json is written there after exit 
 scalars, the coverage visit counts, the command and the code's commit) to `{results_dir}/{the same name}.npz`, a
 compact file to commit. The same command again skips finished runs and runs whose data file exists, resumes runs that
 left a checkpoint (PPO scripts, --resume) and reruns the rest from scratch. A failed run is retried once, then reported
-(exit code 1). On Slurm, a job that reaches its time limit or is preempted is requeued and resumes its run.
+(exit code 1). On Slurm, a job that reaches its time limit or is preempted is requeued and resumes its run. A run
+longer than the machine lasts is carried to the next one with --park: its folder, checkpoint included, goes to
+`{results_dir}/unfinished/{name}.tar` to commit, and the same command on a clean clone resumes it from there.
 """
 
 import json
@@ -21,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +71,10 @@ class Args:
     """where each finished run's data file goes (default: results/{name of the sweep folder} in this repository)"""
     export_only: bool = False
     """if toggled, write the data files of finished runs that lack one, and exit (runs nothing, deletes nothing)"""
+    park: bool = False
+    """if toggled, pack every unfinished run that left a checkpoint (its whole folder) into
+    {results_dir}/unfinished/{name}.tar, to commit, and exit (runs nothing); the same sweep command on another machine
+    (from a checkout of the run's commit) unpacks it and resumes the run; the file is deleted when the run finishes"""
     launcher: Literal["local", "slurm", "submitit-local"] = "local"
     """local: worker processes here; slurm: one Slurm job per run (submitit); submitit-local: submitit's local executor"""
     workers: int = 1
@@ -289,7 +296,58 @@ def find_checkpoint(run_dir: Path) -> Optional[Path]:
     return found[-1] if found else None
 
 
-def checkpoint_step(path: Path) -> str:
+def parked_file(run: Run) -> Path:
+    """Where --park puts an unfinished run: next to the data files, so that it is committed with them."""
+    return Path(run.data).parent / "unfinished" / f"{run.name}.tar"
+
+
+def park(run: Run) -> tuple[Path, str]:
+    """Pack a run's folder (run.json, logs, TensorBoard log, checkpoint) into parked_file(run), atomically. Safe while
+    the run still trains: each file is packed as it was when opened (event files only grow, and a checkpoint is only
+    ever replaced whole), half-written checkpoints (*.tmp) are left out, and a resume starts at the checkpoint's step
+    and drops the logged points after it."""
+    run_dir, path = Path(run.dir), parked_file(run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        for file in sorted(p for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".tmp"):
+            with open(file, "rb") as f:
+                info = tar.gettarinfo(arcname=file.relative_to(run_dir).as_posix(), fileobj=f)
+                tar.addfile(info, f)
+    with tarfile.open(tmp) as tar:  # the step of the checkpoint packed, which the live run may have replaced since
+        step = checkpoint_step(tar.extractfile(find_checkpoint(run_dir).relative_to(run_dir).as_posix()))
+    os.replace(tmp, path)
+    return path, step
+
+
+def check_parked(run: Run, path: Path) -> None:
+    """A parked run resumes only with the flags and the code it was started with (fail: what differs, and the fix)."""
+    try:
+        with tarfile.open(path) as tar:
+            info = json.load(tar.extractfile("run.json"))
+    except (OSError, tarfile.TarError, KeyError, ValueError) as err:
+        fail(f"{path} is not a parked run ({type(err).__name__}: {err}); delete it to run {run.name} from scratch")
+    if info.get("flags") != run.flags:
+        fail(f"{path} was started with other flags ({shlex.join(info.get('flags') or [])}); run it with its own "
+             f"sweep command ({info.get('command')}) or delete the file to start afresh")
+    here = code_commit(run.script)
+    if info.get("commit") != here:
+        commit = str(info.get("commit")).split("+")[0]
+        fail(f"{path} is a run of commit {info.get('commit')}, and {Path(run.script).parent} is at {here}: resume it "
+             f"from a checkout of that commit, e.g. git worktree add ../wt_{commit[:7]} {commit}, and run the same "
+             f"command there (or delete the file to start afresh)")
+
+
+def unpark(run: Run, path: Path) -> Path:
+    """Unpack a parked run into its (absent or half-written) folder; its checkpoint's path."""
+    shutil.rmtree(run.dir, ignore_errors=True)
+    with tarfile.open(path) as tar:
+        tar.extractall(run.dir, filter="data")
+    return find_checkpoint(Path(run.dir))
+
+
+def checkpoint_step(path) -> str:
+    """The global_step of a checkpoint (a path or an open file) as "1,234", or why it cannot be read."""
     import torch
 
     try:
@@ -337,6 +395,7 @@ def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = No
         marker = {"flags": run.flags, "attempt": attempt, "seconds": round(time.time() - start, 1), "finished": time.ctime()}
         (run_dir / FINISHED).write_text(json.dumps(marker, indent=1))
         export_run(run)
+        parked_file(run).unlink(missing_ok=True)  # finished: the parked copy of its folder is obsolete
     return returncode
 
 
@@ -441,7 +500,8 @@ def main() -> int:
             fail(f"{run.dir} finished with other flags ({shlex.join(flags)}); use another --sweep-dir for other settings")
     if args.dry_run:
         for run in runs:
-            state = "to run" if run in todo else "finished"
+            state = ("finished" if run not in todo else "to resume from its parked file" if parked_file(run).is_file()
+                     and find_checkpoint(Path(run.dir)) is None else "to run")
             print(f"{run.name} [{state}]: python {run.script} {shlex.join(run.flags)}")
         return 0
     exported = [export_run(run) for run in runs if run not in todo and not Path(run.data).is_file()]
@@ -449,12 +509,31 @@ def main() -> int:
         print(f"wrote {len(exported)} data files to {results_dir}" + "".join(f"\n  {path}" for path in exported))
     if args.export_only:
         return 0
+    if args.park:
+        parked = [park(run) for run in todo if find_checkpoint(Path(run.dir))]
+        left = len(todo) - len(parked)
+        print(f"parked {len(parked)} unfinished runs{f' ({left} had no checkpoint)' if left else ''}; commit the "
+              "files, and run the sweep's command from a checkout of their commit to resume them"
+              + "".join(f"\n  {path}: at step {step}" for path, step in parked))
+        return 0
+    parked = {run.name: parked_file(run) for run in todo
+              if find_checkpoint(Path(run.dir)) is None and parked_file(run).is_file()}
+    for run in todo:  # all checked before anything is unpacked
+        if run.name in parked:
+            check_parked(run, parked[run.name])
+    for run in runs:
+        if run not in todo and parked_file(run).is_file():
+            parked_file(run).unlink()
+            print(f"{run.name} has finished: deleted its parked copy {parked_file(run)}")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     with open(sweep_dir / "commands.txt", "a") as log:
         log.write(f"{time.ctime()}: {shlex.join([sys.executable, *sys.argv])}\n")
     for run in todo:  # a folder without the marker is what an interrupted sweep left: resume it, or start afresh
         checkpoint = find_checkpoint(Path(run.dir))
-        if checkpoint is None:
+        if run.name in parked:
+            checkpoint = unpark(run, parked[run.name])
+            print(f"{run.name}: resumed at step {checkpoint_step(checkpoint)} (parked in {parked[run.name]})", flush=True)
+        elif checkpoint is None:
             shutil.rmtree(run.dir, ignore_errors=True)
         else:
             print(f"{run.name}: resumed at step {checkpoint_step(checkpoint)} (its checkpoint)", flush=True)

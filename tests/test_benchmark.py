@@ -225,6 +225,52 @@ def test_killed_run_with_a_checkpoint_resumes(tmp_path, fake, launcher):
     assert (sweep / "ckpt__T__seed1" / "finished.json").is_file()
 
 
+def test_parked_run_resumes_on_another_machine(tmp_path, fake):
+    """--park packs a live run's folder into results/unfinished/ (to commit); with the sweep folder gone (a new
+    machine), the same command from the run's commit unpacks and resumes it, then deletes the parked file. A parked
+    file of other flags, of another commit or not a tar is refused with the fix, and nothing is unpacked."""
+    _, log, env = fake
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "ckpt.py").write_text(CHECKPOINTING)
+    git = ["git", "-C", str(code), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for step in (["init", "-q"], ["add", "ckpt.py"], ["commit", "-qm", "one"]):
+        subprocess.run(git + step, check=True)
+    sweep, results = tmp_path / "sweep", tmp_path / "results"
+    command = ["--scripts", str(code / "ckpt.py"), "--tasks", "T", "--seeds", "1", "--sweep-dir", str(sweep),
+               "--results-dir", str(results)]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmark.py"), *command], cwd=tmp_path,
+                            env=dict(env, FAKE_SLEEP="60"), text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    _wait_for(log, "start")
+    result = benchmark([*command, "--park"], tmp_path, env=env)  # while the run still trains
+    parked = results / "unfinished" / "ckpt__T__seed1.tar"
+    assert result.returncode == 0 and f"{parked}: at step 123" in result.stdout, result.stdout + result.stderr
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    shutil.rmtree(sweep)  # the next machine has none of it
+
+    refused = benchmark([*command, "--common", "--lr 1"], tmp_path, env=env)
+    assert refused.returncode == 1 and "was started with other flags (--task T --seed 1 --no-cuda)" in refused.stderr
+    (code / "ckpt.py").write_text(CHECKPOINTING + "\n")
+    subprocess.run(git + ["commit", "-qam", "two"], check=True)
+    refused = benchmark(command, tmp_path, env=env)
+    assert refused.returncode == 1 and "git worktree add" in refused.stderr, refused.stderr
+    good = parked.read_bytes()
+    parked.write_bytes(b"not a tar")
+    refused = benchmark(command, tmp_path, env=env)
+    assert refused.returncode == 1 and "is not a parked run" in refused.stderr, refused.stderr
+    assert not sweep.exists() and "resume" not in log.read_text()
+
+    parked.write_bytes(good)
+    subprocess.run(git + ["checkout", "-q", "HEAD~1"], check=True)
+    result = benchmark(command, tmp_path, env=dict(env, FAKE_SLEEP="0"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ckpt__T__seed1: resumed at step 123 (parked in {parked})" in result.stdout
+    assert log.read_text().splitlines()[-2:] == ["resume runs/fake__1 123", "end"]
+    assert (results / "ckpt__T__seed1.npz").is_file() and not parked.exists()
+
+
 def _children(pid: int) -> list:
     """The pids of pid's child processes (Linux /proc)."""
     found = []
