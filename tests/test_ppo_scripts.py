@@ -26,6 +26,7 @@ from conftest import (
     read_scalars,
     run_and_read,
     run_inline,
+    run_script,
 )
 
 pytestmark = pytest.mark.xdist_group("ppo_scripts")  # one worker runs this file: its module fixture runs once
@@ -282,3 +283,26 @@ def test_bad_resumes_fail_clearly_and_change_nothing(runs, tmp_path):
     (run_dir / "checkpoint.pt").write_bytes(good[:len(good) // 2])
     before["checkpoint.pt"] = (run_dir / "checkpoint.pt").read_bytes()
     refused("ppo_pixmc", resume, "checkpoint.pt is unreadable")
+
+
+def test_update_kl_tool_tells_what_moves_the_policy(tmp_path):
+    """benchmarks/ppo_update_kl.py (the pixel check's evidence): from a state run's checkpoint, whose actor and critic
+    share no layer, the value loss alone leaves the policy exactly where it was and detaching the critic's input
+    changes nothing; from a pixel run's, where the encoder and projections are shared, the value loss alone moves it."""
+    tool = import_script("benchmarks/ppo_update_kl")
+    tiny = ["--task", "FrankaReach", "--num-envs", "2", "--num-steps", "50", "--total-timesteps", "200",
+            "--update-epochs", "2", "--checkpoint-every", "1", "--seed", "1"]
+    for obs_type, variants in (("state", ["as run", "value loss only", "critic on detached features"]),
+                               ("pixels", ["as run", "value loss only"])):
+        (tmp_path / obs_type).mkdir()
+        result = run_script("ppo_pixmc", tiny + ["--obs-type", obs_type, "--image-size", "36"], tmp_path / obs_type)
+        assert result.returncode == 0, result.stderr
+        (path,) = (tmp_path / obs_type / "runs").glob("*/checkpoint.pt")
+        step, rows = tool.measure(str(path), variants)
+        assert step == 100 and all(len(r) == 2 for r in rows.values())
+        assert rows["as run"][-1][0] > 1e-6
+        if obs_type == "state":
+            assert rows["value loss only"][-1][0] == 0.0
+            assert rows["critic on detached features"] == rows["as run"]
+        else:
+            assert rows["value loss only"][-1][0] > 1e-6
