@@ -40,7 +40,8 @@ FINISHED = "finished.json"
 EXPORTED_TAGS = ("charts/success_rate", "charts/episodic_return", "charts/episodic_length", "charts/termination_rate",
                  "charts/coverage", "charts/episode_coverage", "charts/object_coverage",
                  "charts/object_episode_coverage", "charts/intrinsic_reward", "charts/intrinsic_reward_scaled",
-                 "losses/entropy", "charts/SPS", "eval/episodic_return")
+                 "losses/entropy", "losses/approx_kl", "losses/explained_variance", "charts/SPS",
+                 "eval/episodic_return")
 
 
 @dataclass
