@@ -36,6 +36,8 @@ import tyro
 
 REPO = Path(__file__).resolve().parent
 FINISHED = "finished.json"
+ATTEMPTS = "attempts.json"  # in a run folder: one entry per process start (machine, start step, seconds so far)
+TICK = float(os.environ.get("BENCHMARK_TICK", 60))  # seconds between updates of a live attempt's time (tests: less)
 # What a run's data file keeps of its TensorBoard log: the tags that plot.py and benchmarks/results_page.py read
 EXPORTED_TAGS = ("charts/success_rate", "charts/episodic_return", "charts/episodic_length", "charts/termination_rate",
                  "charts/coverage", "charts/episode_coverage", "charts/object_coverage",
@@ -260,6 +262,10 @@ def export_run(run: Run) -> Path:
                 command=info.get("command") or sweep_command(run_dir.parent),
                 machine=machine_name(),
                 exported=time.ctime())
+    attempts = json.loads((run_dir / ATTEMPTS).read_text()) if (run_dir / ATTEMPTS).is_file() else []
+    if attempts:  # all its attempts, on whichever machines ran them (a run folder of older code has none)
+        meta.update(attempts=attempts, seconds=round(sum(a["seconds"] for a in attempts), 1),
+                    machine="; ".join(dict.fromkeys(a["machine"] for a in attempts)))
     meta.pop("dir", None), meta.pop("data", None)
     arrays = {"meta": np.array(json.dumps(meta))}
     tb_dirs = sorted({p.parent for p in (run_dir / "runs").rglob("events.out.tfevents.*")})
@@ -357,6 +363,24 @@ def checkpoint_step(path) -> str:
         return f"? (unreadable: {type(err).__name__})"
 
 
+def record_attempt(run_dir: Path, checkpoint: Optional[Path]):
+    """Add this attempt to the run folder's ATTEMPTS (machine, step it starts from) and return a function that writes
+    its seconds so far. The file travels with the folder (--park), so a run resumed on other machines, or after a
+    lost one, adds up the time of all its attempts: its data file's seconds and machines."""
+    path = run_dir / ATTEMPTS
+    attempts = json.loads(path.read_text()) if path.is_file() else []
+    attempts.append({"machine": machine_name(), "from_step": checkpoint_step(checkpoint) if checkpoint else "0", "started": time.ctime(), "seconds": 0.0})
+
+    def record(seconds: float) -> None:
+        attempts[-1]["seconds"] = round(seconds, 1)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(attempts, indent=1))
+        os.replace(tmp, path)
+
+    record(0.0)
+    return record
+
+
 def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = None, children: Optional[set] = None) -> int:
     """Run one attempt of a run, in a worker thread (local) or a submitit job; write the marker after exit code 0.
     Where the run left a checkpoint (killed, timed out, preempted), the attempt continues it with --resume. The
@@ -377,6 +401,7 @@ def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = No
     n = str(threads)
     env = dict(os.environ, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, PYTHONUNBUFFERED="1")
     start = time.time()
+    record = record_attempt(run_dir, checkpoint)
     mode = "a" if checkpoint else "w"  # a resumed run's logs follow what the killed one printed
     with open(run_dir / "stdout.log", mode) as out, open(run_dir / "stderr.log", mode) as err:
         proc = subprocess.Popen([sys.executable, run.script, *flags], cwd=run_dir, env=env, stdout=out, stderr=err,
@@ -384,12 +409,18 @@ def execute(run: Run, attempt: int, threads: int, cpus: Optional[list[int]] = No
         if children is not None:
             children.add(proc)
         try:
-            returncode = proc.wait()
+            while True:
+                try:
+                    returncode = proc.wait(timeout=TICK)
+                    break
+                except subprocess.TimeoutExpired:
+                    record(time.time() - start)
         except BaseException:  # interrupted (submitit's cancel sends SIGINT): take the training process along
             proc.terminate()
             proc.wait()
             raise
         finally:
+            record(time.time() - start)
             if children is not None:
                 children.discard(proc)
     if returncode == 0:

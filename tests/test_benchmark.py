@@ -240,9 +240,10 @@ def test_parked_run_resumes_on_another_machine(tmp_path, fake):
     command = ["--scripts", str(code / "ckpt.py"), "--tasks", "T", "--seeds", "1", "--sweep-dir", str(sweep),
                "--results-dir", str(results)]
     proc = subprocess.Popen([sys.executable, str(ROOT / "benchmark.py"), *command], cwd=tmp_path,
-                            env=dict(env, FAKE_SLEEP="60"), text=True, stdout=subprocess.PIPE,
+                            env=dict(env, FAKE_SLEEP="60", BENCHMARK_TICK="0.1"), text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     _wait_for(log, "start")
+    time.sleep(1.0)
     result = benchmark([*command, "--park"], tmp_path, env=env)  # while the run still trains
     parked = results / "unfinished" / "ckpt__T__seed1.tar"
     assert result.returncode == 0 and f"{parked}: at step 123" in result.stdout, result.stdout + result.stderr
@@ -269,6 +270,10 @@ def test_parked_run_resumes_on_another_machine(tmp_path, fake):
     assert f"ckpt__T__seed1: resumed at step 123 (parked in {parked})" in result.stdout
     assert log.read_text().splitlines()[-2:] == ["resume runs/fake__1 123", "end"]
     assert (results / "ckpt__T__seed1.npz").is_file() and not parked.exists()
+    meta = import_script("benchmark").read_run_data(results / "ckpt__T__seed1.npz")["meta"]
+    first, second = meta["attempts"]  # the first attempt's time as it was when packed, live (updated every tick)
+    assert (first["from_step"], second["from_step"]) == ("0", "123") and first["seconds"] >= 0.5, meta
+    assert meta["seconds"] == round(first["seconds"] + second["seconds"], 1), meta
 
 
 def _children(pid: int) -> list:
