@@ -137,13 +137,30 @@ def per_run_table(runs: list) -> list:
     return lines
 
 
+def in_repository(path: str) -> str:
+    """A script's path as a clone has it: an absolute path (another checkout, e.g. the git worktree a long sweep ran
+    from) becomes the shortest tail of it that names a file of this repository; anything else is left as it is."""
+    parts = pathlib.PurePath(path).parts
+    if not pathlib.PurePath(path).is_absolute():
+        return path
+    for k in range(len(parts) - 1, 0, -1):
+        if (ROOT / pathlib.PurePath(*parts[k:])).is_file():
+            return pathlib.PurePath(*parts[k:]).as_posix()
+    return path
+
+
 def portable(command: str) -> str:
-    """A sweep command as the page shows it: --sweep-dir and --results-dir as sweeps/NAME and results/NAME, relative to
-    the repository, whatever folders the machine that ran it used."""
+    """A sweep command as the page shows it: --sweep-dir and --results-dir as sweeps/NAME and results/NAME, and the
+    --scripts as paths in the repository, whatever folders the machine that ran it used."""
     words = shlex.split(command)
     for flag, parent in (("--sweep-dir", "sweeps"), ("--results-dir", "results")):
         if flag in words[:-1]:
             words[words.index(flag) + 1] = f"{parent}/{pathlib.Path(words[words.index(flag) + 1]).name}"
+    if "--scripts" in words:
+        k = words.index("--scripts") + 1
+        while k < len(words) and not words[k].startswith("--"):
+            words[k] = in_repository(words[k])
+            k += 1
     return shlex.join(words)
 
 
@@ -151,7 +168,7 @@ def planned(runs: list) -> list:
     """The runs the experiment's benchmark.py commands expand to (their names), from the commands in the data files."""
     names = []
     for command in dict.fromkeys(r["command"] for r in runs if r.get("command")):
-        words = shlex.split(command)[2:]  # after "python benchmark.py"
+        words = shlex.split(portable(command))[2:]  # after "python benchmark.py"; scripts as in this repository
         try:
             args = benchmark.tyro.cli(benchmark.Args, args=benchmark.shield_flag_values(words))
         except SystemExit:

@@ -50,7 +50,9 @@ def make_run(sweep, bench, method: str, seed: int, kind: str):
     hand[:, 30, 20, 10] = [5, 9]
     np.savez_compressed(tb / "coverage.npz", steps=np.array([1_015_808, 1_638_400]), hand=hand)
     flags = ["--task", "KukaReach", "--seed", str(seed), "--obs-type", "state"]
-    command = f"python benchmark.py --scripts {method}.py --tasks KukaReach --seeds {seed} --obs-type state"
+    where = "/elsewhere/wt_sweep/" if method.endswith("mimex") else ""  # a run from a worktree outside the repository
+    command = (f"python benchmark.py --scripts {where}{method}.py --tasks KukaReach --seeds {seed} --obs-type state "
+               f"--sweep-dir /elsewhere/sweeps/s --results-dir {sweep.parent / 'results'}")
     run = bench.Run(name, method, str(ROOT / f"{method}.py"), "KukaReach", seed, "", flags, str(run_dir),
                     str(sweep.parent / "results" / f"{name}.npz"), command)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -114,3 +116,5 @@ def test_method_table_and_headline(page):
     assert "value_loss" not in text and (tmp / "img" / "results_results.png").is_file()
     assert (tmp / "img" / "results_results_heatmap.png").read_bytes()[:4] == b"\x89PNG"
     assert "first 1,015,808 env steps" in text  # the heat map's snapshot: the first at or after 1M
+    assert ("`python benchmark.py --scripts ppo_pixmc_mimex.py --tasks KukaReach --seeds 1 --obs-type state --sweep-dir "
+            "sweeps/s --results-dir results/results`") in text and "/elsewhere" not in text  # paths as in a clone
