@@ -369,7 +369,8 @@ def record_attempt(run_dir: Path, checkpoint: Optional[Path]):
     lost one, adds up the time of all its attempts: its data file's seconds and machines."""
     path = run_dir / ATTEMPTS
     attempts = json.loads(path.read_text()) if path.is_file() else []
-    attempts.append({"machine": machine_name(), "from_step": checkpoint_step(checkpoint) if checkpoint else "0", "started": time.ctime(), "seconds": 0.0})
+    attempts.append({"machine": machine_name(), "from_step": checkpoint_step(checkpoint) if checkpoint else "0",
+                     "started": time.ctime(), "seconds": 0.0})
 
     def record(seconds: float) -> None:
         attempts[-1]["seconds"] = round(seconds, 1)
