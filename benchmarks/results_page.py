@@ -11,8 +11,10 @@ got there counting as later than any, and the mean final success). Needs no run 
 Per run: first success = the first logged step with a success rate > 0; 50 % success = the first logged step where the
 success rate, averaged over the last 5 logged iterations, reaches 0.5; AUC = the area under the success-rate curve over
 the run divided by its length (1: succeeding from the start); final = the mean success rate over the last 10 % of the
-run's env steps; coverage at 1M / 4M = charts/coverage interpolated there. A run that never got there counts with its
-length for the step figures (marked ">="), which makes those means lower bounds.
+run's env steps; coverage at 1M / 4M = charts/coverage interpolated there; policy entropy = losses/entropy over the
+last 10 % (the Gaussian policy's entropy summed over action dimensions: the lower, the less action noise is left). A
+run that never got there counts with its length for the step figures (marked ">="), which makes those means lower
+bounds.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def run_figures(scalars: dict) -> dict:
            "termination_final": mean_between(scalars, "charts/termination_rate", 0.9 * length, length),
            "cells_first": mean_between(scalars, "charts/episode_coverage", -1, 0.1 * length),
            "cells_final": mean_between(scalars, "charts/episode_coverage", 0.9 * length, length),
+           "entropy_final": mean_between(scalars, "losses/entropy", 0.9 * length, length),
            "r_i_first": float("nan"), "r_i_final": float("nan")}
     if "charts/intrinsic_reward" in scalars:
         out["r_i_first"] = mean_between(scalars, "charts/intrinsic_reward", -1, 0.1 * length)
@@ -125,15 +128,16 @@ def method_table(runs: list) -> list:
 def per_run_table(runs: list) -> list:
     lines = ["| method | seed | env steps | first success | 50 % success | AUC | final success | coverage 1M / 4M / end "
              "| termination rate, first / last 10 % | cells per episode, first / last 10 % | episode length, last 10 % "
-             "| r_i, first / last 10 % | wall (min) | commit |", "|---" * 14 + "|"]
+             "| policy entropy, last 10 % | r_i, first / last 10 % | wall (min) | commit |", "|---" * 15 + "|"]
     for r in sorted(runs, key=lambda r: (method_order(r["method"]), r["seed"])):
         r_i = f"{r['r_i_first']:.4f} / {r['r_i_final']:.4f}" if np.isfinite(r["r_i_first"]) else "—"
+        entropy = f"{r['entropy_final']:.1f}" if np.isfinite(r["entropy_final"]) else "—"
         cov = " / ".join(f"{r[k]:.4f}" for k in ("coverage_1000000", "coverage_4000000", "coverage_end"))
         lines.append(f"| {label(r['method'])} | {r['seed']} | {r['length']:,} | {fmt_step(r['first_success'], r['length'])} "
                      f"| {fmt_step(r['half_success'], r['length'])} | {r['auc']:.3f} | {r['final']:.3f} | {cov} "
                      f"| {r['termination_first']:.2f} / {r['termination_final']:.2f} "
                      f"| {r['cells_first']:.1f} / {r['cells_final']:.1f} | {r['episode_length_final']:.0f} "
-                     f"| {r_i} | {r['seconds'] / 60:.1f} | {r['commit'][:10]} |")
+                     f"| {entropy} | {r_i} | {r['seconds'] / 60:.1f} | {r['commit'][:10]} |")
     return lines
 
 

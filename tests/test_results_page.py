@@ -42,6 +42,7 @@ def make_run(sweep, bench, method: str, seed: int, kind: str):
         writer.add_scalar("charts/coverage", k / 1000, step)
         writer.add_scalar("charts/termination_rate", 1.0 if k <= 10 else 0.0, step)
         writer.add_scalar("charts/episodic_length", 199, step)
+        writer.add_scalar("losses/entropy", 2.0 if k <= 90 else -3.0, step)  # the last 10 %: iterations 91-100
         writer.add_scalar("losses/value_loss", 1.0, step)  # not a page tag: not exported
         if method.endswith("mimex"):
             writer.add_scalar("charts/intrinsic_reward", 0.5 if k <= 10 else 0.1, step)
@@ -94,11 +95,11 @@ def test_per_run_figures(page):
     assert cells[5] == f"{auc:.3f}"
     assert cells[6] == "0.640"  # iterations 91-100: 1.0 and nine 0.6; iteration 90's 0.0 is outside
     assert cells[7] == f"{1_000_000 / STEP / 1000:.4f} / nan / 0.1000"  # coverage at 1M (interpolated), 4M (not reached)
-    assert cells[8] == "1.00 / 0.00" and cells[9] == "nan / nan" and cells[10] == "199" and cells[11] == "—"
-    assert cells[13] == "abc123"
+    assert cells[8] == "1.00 / 0.00" and cells[9] == "nan / nan" and cells[10] == "199"
+    assert cells[11] == "-3.0" and cells[12] == "—" and cells[14] == "abc123"
     never = row(text, "| noise (PPO) | 2 |")
     assert never[3] == never[4] == "never (< 1,638,400)" and never[6] == "0.000"
-    assert row(text, "| MIMEx | 1 |")[11] == "0.5000 / 0.1000"
+    assert row(text, "| MIMEx | 1 |")[12] == "0.5000 / 0.1000"
 
 
 def test_method_table_and_headline(page):
