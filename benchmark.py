@@ -86,7 +86,8 @@ class Args:
     """CPU threads per run: OMP/MKL/OpenBLAS (and so torch) threads; local: the cores it is pinned to; slurm: cpus"""
     pin_cores: bool = True
     """if toggled (local launcher, Linux), pin each worker to its own `threads` cores; PixMC's env then also makes
-    one thread per pinned core (pixmc_sparse.make's default num_threads), as the scripts have no flag for it"""
+    one thread per pinned core (pixmc_sparse.make's default num_threads), as the scripts have no flag for it; cores
+    are taken from those the sweep may use, first first: start a second sweep beside it under `taskset -c OTHER_CORES`"""
     slurm_partition: Optional[str] = None
     """Slurm partition (default: the cluster's)"""
     slurm_time: int = 24 * 60
@@ -441,6 +442,10 @@ class LocalLauncher:
         cores = sorted(os.sched_getaffinity(0)) if args.pin_cores and hasattr(os, "sched_setaffinity") else None
         for slot in range(args.workers):
             self.slots.put([cores[(slot * args.threads + i) % len(cores)] for i in range(args.threads)] if cores else None)
+        if cores:  # another sweep started beside this one would pin from the same first core: say so
+            pinned = sorted({c for slot in list(self.slots.queue) for c in slot})
+            print(f"pinned to cores {','.join(map(str, pinned))}; to run another sweep beside this one, start it under "
+                  f"`taskset -c CORES` naming other cores (or give both --no-pin-cores)", flush=True)
 
     def _work(self, run: Run, attempt: int) -> int:
         cpus = self.slots.get()

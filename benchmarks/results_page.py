@@ -277,7 +277,8 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
              + ", ".join(f"`{portable(c)}`" for c in dict.fromkeys(r["command"] for r in runs)) + ".",
              f"- Code: commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)}.",
              f"- Machine: {', '.join(sorted({r['machine'] for r in runs}))}, no GPU; "
-             f"{sum(r['seconds'] for r in runs) / 3600:.1f} h of run time over {runs_word(len(runs))}, one at a time.",
+             f"{sum(r['seconds'] for r in runs) / 3600:.1f} h of run time over {runs_word(len(runs))} (wall time, longer "
+             "where a run shared the machine with another: not a speed figure; docs/benchmarks.md has those).",
              f"- Runs finished: {len(runs)}" + (f" of {len(plan)} planned" if plan else "")
              + (f"; not yet: {', '.join(missing)}" if missing else "") + ".",
              f"- Figure and table: `python {' '.join(plot_cmd)}`.", "",

@@ -27,7 +27,8 @@ FAKE = textwrap.dedent("""
     with open(log, "a") as f:
         f.write(f"start {seed} {os.getpid()}\\n")
     with open("fake.json", "w") as f:
-        json.dump({"argv": sys.argv[1:], "cwd": os.getcwd(), "omp": os.environ.get("OMP_NUM_THREADS")}, f)
+        json.dump({"argv": sys.argv[1:], "cwd": os.getcwd(), "omp": os.environ.get("OMP_NUM_THREADS"),
+                   "cores": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}, f)
     time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
     flaky = os.path.join(os.path.dirname(log), f"flaky{seed}")
     if str(seed) in os.environ.get("FAKE_FLAKY", "").split() and not os.path.exists(flaky):
@@ -122,6 +123,21 @@ def test_sweep_of_real_scripts_then_plot(tmp_path):
     from_data = plot([str(tmp_path / "results"), "--out", str(tmp_path / "fig2" / "fig.png"), "--intrinsic"], tmp_path)
     assert from_data.returncode == 0, from_data.stdout + from_data.stderr
     assert (tmp_path / "fig2" / "fig.md").read_text() == table
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2, reason="needs 2 cores, Linux")
+def test_a_sweep_pins_its_run_to_the_cores_it_was_started_on(tmp_path, fake):
+    """Started under `taskset -c LAST` (here: its affinity set before exec), a sweep pins its run to that core, not to
+    core 0 where a sweep beside it would run, and its start-up line names the core."""
+    script, _, env = fake
+    last = os.cpu_count() - 1
+    command = [sys.executable, str(ROOT / "benchmark.py"), "--scripts", str(script), "--tasks", "T", "--seeds", "1",
+               "--sweep-dir", str(tmp_path / "sweep"), "--results-dir", str(tmp_path / "results")]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {last}))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"pinned to cores {last};" in result.stdout and "taskset -c" in result.stdout
+    assert json.loads((tmp_path / "sweep" / "fake__T__seed1" / "fake.json").read_text())["cores"] == [last]
 
 
 def test_killed_sweep_resumes_with_the_missing_runs_only(tmp_path, fake):
