@@ -2,7 +2,7 @@
 `ppo_pixmc.py` run (pixels; a state run's for comparison).
 
     python benchmarks/ppo_update_kl.py runs/RUN/checkpoint.pt
-    python benchmarks/ppo_update_kl.py runs/RUN/checkpoint.pt --variants "as run" "lr 2.5e-4"
+    python benchmarks/ppo_update_kl.py runs/RUN/checkpoint.pt --variants "as run" "lr / 4"
 
 It restores the run at its checkpoint (models, Adam's moments, envs, RNGs), collects the next rollout as the script
 does, then applies that iteration's update (its epochs, minibatches and learning rate) several times from the same
@@ -16,7 +16,8 @@ share of the rollout whose probability ratio left PPO's clip range. Variants:
   the critic's gradient through the layers the two heads share: the image encoder and the two projections.
 - "critic on detached features": the critic reads the shared layers' output detached, so its gradient stays in its
   own MLP; the policy loss trains the shared layers alone.
-- "lr 2.5e-4": as run, at a quarter of the FrankaReach learning rate (the run's schedule scaled).
+- "lr / 4": as run, at a quarter of the run's learning rate (its schedule scaled; 2.5e-4 for a FrankaReach run at the
+  authors' 1e-3).
 
 PPO's clip bounds the change of each sample's probability only through the policy loss's gradient: a change the value
 loss makes through shared layers is not clipped. About a minute per variant on a 2-core CPU.
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from ppo_pixmc import Agent, Args, compute_gae, make_encoder, make_envs, to_torch  # noqa: E402
 
-VARIANTS = ("as run", "policy loss only", "value loss only", "critic on detached features", "lr 2.5e-4")
+VARIANTS = ("as run", "policy loss only", "value loss only", "critic on detached features", "lr / 4")
 
 
 def restore(path: str):
@@ -103,7 +104,7 @@ def policy(agent: Agent, obs: dict, batch: int = 256) -> Normal:
 
 def update(args: Args, agent: Agent, optimizer, batch: dict, iteration: int, variant: str, old: Normal) -> list:
     """The script's update loop under one variant; [(KL, clip share)] after each epoch."""
-    rows, lr_scale = [], 0.25 if variant == "lr 2.5e-4" else 1.0
+    rows, lr_scale = [], 0.25 if variant == "lr / 4" else 1.0
     inds = np.arange(args.batch_size)
     for epoch in range(args.update_epochs):
         if args.anneal_lr:

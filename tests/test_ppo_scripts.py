@@ -291,7 +291,7 @@ def test_update_kl_tool_tells_what_moves_the_policy(tmp_path):
     changes nothing; from a pixel run's, where the encoder and projections are shared, the value loss alone moves it."""
     tool = import_script("benchmarks/ppo_update_kl")
     tiny = ["--task", "FrankaReach", "--num-envs", "2", "--num-steps", "50", "--total-timesteps", "200",
-            "--update-epochs", "2", "--checkpoint-every", "1", "--seed", "1"]
+            "--update-epochs", "2", "--checkpoint-every", "1", "--seed", "1", "--learning-rate", "1e-3"]  # the authors'
     for obs_type, variants in (("state", ["as run", "value loss only", "critic on detached features"]),
                                ("pixels", ["as run", "value loss only"])):
         (tmp_path / obs_type).mkdir()

@@ -139,6 +139,15 @@ def test_icm_pairs_each_action_with_the_observation_it_led_to(runs):
                 assert torch.equal(next_feats[t, env], feats[t + 1, env])
 
 
+@pytest.mark.parametrize("script", ["ppo_pixmc", *BONUS])
+def test_a_cnn_learning_from_pixels_defaults_to_a_quarter_of_the_authors_learning_rate(tmp_path, monkeypatch, script):
+    tiny = ["--task", "KukaPick", "--num-envs", "2", "--num-steps", "8", "--total-timesteps", "16", "--image-size", "36"]
+    g = run_in_process(script, tiny, tmp_path, monkeypatch)[0]
+    assert g["args"].learning_rate == 5e-4 / 4
+    g = run_in_process(script, [*tiny, "--learning-rate", "5e-4"], tmp_path, monkeypatch)[0]
+    assert g["args"].learning_rate == 5e-4  # a rate given on the command line is taken as given
+
+
 def test_mimex_beta_and_learning_rate_default_to_the_authors_values_per_task(tmp_path, monkeypatch):
     tiny = ["--obs-type", "state", "--num-envs", "2", "--num-steps", "8", "--total-timesteps", "16"]
     g = run_in_process("ppo_pixmc_mimex", ["--task", "KukaPick", *tiny], tmp_path, monkeypatch)[0]
