@@ -440,12 +440,14 @@ class LocalLauncher:
         self.threads, self.pool, self.slots = args.threads, ThreadPoolExecutor(args.workers), queue.Queue()
         self.children = set()  # the training processes started and not seen exiting yet
         cores = sorted(os.sched_getaffinity(0)) if args.pin_cores and hasattr(os, "sched_setaffinity") else None
-        for slot in range(args.workers):
-            self.slots.put([cores[(slot * args.threads + i) % len(cores)] for i in range(args.threads)] if cores else None)
+        slots = [[cores[(slot * args.threads + i) % len(cores)] for i in range(args.threads)] if cores else None
+                 for slot in range(args.workers)]
+        for cpus in slots:
+            self.slots.put(cpus)
         if cores:  # another sweep started beside this one would pin from the same first core: say so
-            pinned = sorted({c for slot in list(self.slots.queue) for c in slot})
-            print(f"pinned to cores {','.join(map(str, pinned))}; to run another sweep beside this one, start it under "
-                  f"`taskset -c CORES` naming other cores (or give both --no-pin-cores)", flush=True)
+            print(f"pinned to cores {','.join(map(str, sorted({c for cpus in slots for c in cpus})))}; to run another "
+                  "sweep beside this one, start it under `taskset -c CORES` naming other cores (or give both "
+                  "--no-pin-cores)", flush=True)
 
     def _work(self, run: Run, attempt: int) -> int:
         cpus = self.slots.get()

@@ -149,15 +149,16 @@ def killed_after_first_checkpoint(script: str, args: list, cwd, line_start: str 
 
 
 def check_regression(values: dict, recorded: pathlib.Path) -> None:
-    """{series: [values]} against the recorded file, within 3 % (+1e-6 absolute). With PIXMC_REGENERATE=1 in the
-    environment, (re)write the file instead and skip.
+    """{series: [values]} against the recorded file, within 1 % (value losses: 3 %; +1e-6 absolute). With
+    PIXMC_REGENERATE=1 in the environment, (re)write the file instead and skip.
 
     Callers record only what a run's first updates produce. CPUs differ in the last bits (MKL and oneDNN pick other
     kernels on Intel with AVX-512/AMX than on AMD), and a few updates later PPO's clip and Adam's first,
     sign-like steps have turned those bits into percent: on the PPO smoke runs, Intel and AMD machines agreed to
     7e-4 over the first two iterations and differed by up to 11 % in the fourth; on a 2-core Intel Xeon with AMX
-    (2026-12-07) the first update's value loss of ppo_pixmc came out 1.15 % off the value recorded on an AMD EPYC.
-    3 % stays far below what a change of the update's settings moves it by (25 % and more: README, Tests)."""
+    (2026-12-07) the first update's value loss of ppo_pixmc came out 1.15 % off the value recorded on an AMD EPYC
+    (everything else within 1 %). 3 % for the value losses stays far below what a change of the update's settings
+    moves them by (25 % and more: README, Tests)."""
     import json
 
     import numpy as np
@@ -166,7 +167,8 @@ def check_regression(values: dict, recorded: pathlib.Path) -> None:
         recorded.write_text(json.dumps(values, indent=1) + "\n")
         pytest.skip(f"recorded values written to {recorded}")
     for series, expected in json.loads(recorded.read_text()).items():
-        np.testing.assert_allclose(values[series], expected, rtol=0.03, atol=1e-6, err_msg=series)
+        rtol = 0.03 if series.endswith("value_loss") else 0.01
+        np.testing.assert_allclose(values[series], expected, rtol=rtol, atol=1e-6, err_msg=series)
 
 
 def run_in_process(script: str, args: list, cwd, monkeypatch) -> tuple:
