@@ -130,14 +130,17 @@ def per_run_table(runs: list) -> list:
              "| termination rate, first / last 10 % | cells per episode, first / last 10 % | episode length, last 10 % "
              "| policy entropy, last 10 % | r_i, first / last 10 % | wall (min) | commit |", "|---" * 15 + "|"]
     for r in sorted(runs, key=lambda r: (method_order(r["method"]), r["seed"])):
-        r_i = f"{r['r_i_first']:.4f} / {r['r_i_final']:.4f}" if np.isfinite(r["r_i_first"]) else "—"
-        entropy = f"{r['entropy_final']:.1f}" if np.isfinite(r["entropy_final"]) else "—"
-        cov = " / ".join(f"{r[k]:.4f}" for k in ("coverage_1000000", "coverage_4000000", "coverage_end"))
+        def num(*keys, digits):  # "—" for what a run did not log or did not reach (coverage at 4M in a 2M run)
+            if not any(np.isfinite(r[k]) for k in keys):
+                return "—"
+            return " / ".join(f"{r[k]:.{digits}f}" if np.isfinite(r[k]) else "—" for k in keys)
         lines.append(f"| {label(r['method'])} | {r['seed']} | {r['length']:,} | {fmt_step(r['first_success'], r['length'])} "
-                     f"| {fmt_step(r['half_success'], r['length'])} | {r['auc']:.3f} | {r['final']:.3f} | {cov} "
-                     f"| {r['termination_first']:.2f} / {r['termination_final']:.2f} "
-                     f"| {r['cells_first']:.1f} / {r['cells_final']:.1f} | {r['episode_length_final']:.0f} "
-                     f"| {entropy} | {r_i} | {r['seconds'] / 60:.1f} | {r['commit'][:10]} |")
+                     f"| {fmt_step(r['half_success'], r['length'])} | {r['auc']:.3f} | {r['final']:.3f} "
+                     f"| {num('coverage_1000000', 'coverage_4000000', 'coverage_end', digits=4)} "
+                     f"| {num('termination_first', 'termination_final', digits=2)} "
+                     f"| {num('cells_first', 'cells_final', digits=1)} | {num('episode_length_final', digits=0)} "
+                     f"| {num('entropy_final', digits=1)} | {num('r_i_first', 'r_i_final', digits=4)} "
+                     f"| {r['seconds'] / 60:.1f} | {r['commit'][:10]} |")
     return lines
 
 

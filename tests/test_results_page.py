@@ -94,8 +94,8 @@ def test_per_run_figures(page):
     auc = sum((s[i] + s[i + 1]) / 2 * (steps[i + 1] - steps[i]) for i in range(len(K) - 1)) / (steps[-1] - steps[0])
     assert cells[5] == f"{auc:.3f}"
     assert cells[6] == "0.640"  # iterations 91-100: 1.0 and nine 0.6; iteration 90's 0.0 is outside
-    assert cells[7] == f"{1_000_000 / STEP / 1000:.4f} / nan / 0.1000"  # coverage at 1M (interpolated), 4M (not reached)
-    assert cells[8] == "1.00 / 0.00" and cells[9] == "nan / nan" and cells[10] == "199"
+    assert cells[7] == f"{1_000_000 / STEP / 1000:.4f} / — / 0.1000"  # coverage at 1M (interpolated), 4M (not reached)
+    assert cells[8] == "1.00 / 0.00" and cells[9] == "—" and cells[10] == "199"
     assert cells[11] == "-3.0" and cells[12] == "—" and cells[14] == "abc123"
     never = row(text, "| noise (PPO) | 2 |")
     assert never[3] == never[4] == "never (< 1,638,400)" and never[6] == "0.000"
