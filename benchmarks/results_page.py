@@ -271,7 +271,7 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
                          f"{median_step(rs, 'first_success')}, median 50 % success {median_step(rs, 'half_success')}), "
                          f"final success {np.mean([r['final'] for r in rs]):.2f}")
     headline = (f"On {reward} {', '.join(tasks)} from {'/'.join(sorted(obs))} at {length:,} env steps ({runs_word(len(runs))}"
-                + (f", {len(missing)} planned runs not finished yet" if missing else "") + "): "
+                + (f", {len(missing)} planned run{'s' * (len(missing) > 1)} not finished yet" if missing else "") + "): "
                 + "; ".join(stats.values()) + ".")
     commits = sorted({r["commit"] for r in runs})
     lines = [f"## {slug}: {reward} {', '.join(tasks)}, {'/'.join(sorted(obs))} observations, {length:,} env steps", "",
