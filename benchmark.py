@@ -552,8 +552,9 @@ def main() -> int:
     if args.park:
         parked = [park(run) for run in todo if find_checkpoint(Path(run.dir))]
         left = len(todo) - len(parked)
-        print(f"parked {len(parked)} unfinished runs{f' ({left} had no checkpoint)' if left else ''}; commit the "
-              "files, and run the sweep's command from a checkout of their commit to resume them"
+        print(f"parked {len(parked)} unfinished run{'s' * (len(parked) != 1)}"
+              f"{f' ({left} had no checkpoint)' if left else ''}; commit the files, "
+              "and run the sweep's command from a checkout of their commit to resume them"
               + "".join(f"\n  {path}: at step {step}" for path, step in parked))
         return 0
     parked = {run.name: parked_file(run) for run in todo
