@@ -100,6 +100,13 @@ def fmt_step(step, length=None) -> str:
     return f"never (< {length:,})" if step is None else f"{step:,}"
 
 
+def fmt_values(values: list, digits: int) -> str:
+    """"a / b / c"; "—" for a value a run did not log or did not reach (coverage at 4M in a 2M run), one "—" for none."""
+    if not any(np.isfinite(v) for v in values):
+        return "—"
+    return " / ".join(f"{v:.{digits}f}" if np.isfinite(v) else "—" for v in values)
+
+
 def with_ci(values: list, digits: int = 2, scale: float = 1.0, prefix: str = "") -> str:
     v = np.array([x for x in values if np.isfinite(x)], float) / scale
     if not len(v):
@@ -130,16 +137,12 @@ def per_run_table(runs: list) -> list:
              "| termination rate, first / last 10 % | cells per episode, first / last 10 % | episode length, last 10 % "
              "| policy entropy, last 10 % | r_i, first / last 10 % | wall (min) | commit |", "|---" * 15 + "|"]
     for r in sorted(runs, key=lambda r: (method_order(r["method"]), r["seed"])):
-        def num(*keys, digits):  # "—" for what a run did not log or did not reach (coverage at 4M in a 2M run)
-            if not any(np.isfinite(r[k]) for k in keys):
-                return "—"
-            return " / ".join(f"{r[k]:.{digits}f}" if np.isfinite(r[k]) else "—" for k in keys)
         lines.append(f"| {label(r['method'])} | {r['seed']} | {r['length']:,} | {fmt_step(r['first_success'], r['length'])} "
                      f"| {fmt_step(r['half_success'], r['length'])} | {r['auc']:.3f} | {r['final']:.3f} "
-                     f"| {num('coverage_1000000', 'coverage_4000000', 'coverage_end', digits=4)} "
-                     f"| {num('termination_first', 'termination_final', digits=2)} "
-                     f"| {num('cells_first', 'cells_final', digits=1)} | {num('episode_length_final', digits=0)} "
-                     f"| {num('entropy_final', digits=1)} | {num('r_i_first', 'r_i_final', digits=4)} "
+                     f"| {fmt_values([r['coverage_1000000'], r['coverage_4000000'], r['coverage_end']], 4)} "
+                     f"| {fmt_values([r['termination_first'], r['termination_final']], 2)} "
+                     f"| {fmt_values([r['cells_first'], r['cells_final']], 1)} | {fmt_values([r['episode_length_final']], 0)} "
+                     f"| {fmt_values([r['entropy_final']], 1)} | {fmt_values([r['r_i_first'], r['r_i_final']], 4)} "
                      f"| {r['seconds'] / 60:.1f} | {r['commit'][:10]} |")
     return lines
 
@@ -228,8 +231,8 @@ def heat_map(runs: list, out: pathlib.Path, at: int = COVERAGE_AT[0]) -> str:
             "(log colour; white: never). Triangle: the robot's base; red box: where the goal is sampled.")
 
 
-def runs_word(n: int) -> str:
-    return f"{n} run" + ("" if n == 1 else "s")
+def runs_word(n: int, noun: str = "run") -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def median_step(runs: list, key: str) -> str:
@@ -271,7 +274,7 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
                          f"{median_step(rs, 'first_success')}, median 50 % success {median_step(rs, 'half_success')}), "
                          f"final success {np.mean([r['final'] for r in rs]):.2f}")
     headline = (f"On {reward} {', '.join(tasks)} from {'/'.join(sorted(obs))} at {length:,} env steps ({runs_word(len(runs))}"
-                + (f", {len(missing)} planned run{'s' * (len(missing) > 1)} not finished yet" if missing else "") + "): "
+                + (f", {runs_word(len(missing), 'planned run')} not finished yet" if missing else "") + "): "
                 + "; ".join(stats.values()) + ".")
     commits = sorted({r["commit"] for r in runs})
     lines = [f"## {slug}: {reward} {', '.join(tasks)}, {'/'.join(sorted(obs))} observations, {length:,} env steps", "",
