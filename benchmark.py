@@ -579,7 +579,7 @@ def main() -> int:
         else:
             print(f"{run.name}: resumed at step {checkpoint_step(checkpoint)} (its checkpoint)", flush=True)
     total, done, failed = len(runs), len(runs) - len(todo), []
-    print(f"{total} runs in {sweep_dir}: {done} already finished, {len(todo)} to run ({args.launcher}, "
+    print(f"{total} run{'s' * (total != 1)} in {sweep_dir}: {done} already finished, {len(todo)} to run ({args.launcher}, "
           f"{args.workers} at once)", flush=True)
 
     launcher = LocalLauncher(args) if args.launcher == "local" else SubmititLauncher(args, sweep_dir)
