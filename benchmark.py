@@ -621,7 +621,7 @@ def main() -> int:
     if failed:
         print(f"{len(failed)} of {total} runs failed twice:\n" + "".join(f"  {run.dir}/stderr.log\n" for run in failed))
         return 1
-    print(f"all {total} runs finished: {sweep_dir}")
+    print(f"all {total} run{'s' * (total != 1)} finished: {sweep_dir}")
     return 0
 
 
