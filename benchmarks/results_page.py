@@ -5,6 +5,8 @@ seeds, a top-down heat map of where the hand went, and one row per run. Every nu
 files; the README's headline sentence too (it is rewritten between the `<!-- results-headline -->` markers; per
 method: seeds that found the goal, the median over seeds of the first-success and 50 %-success steps, a seed that never
 got there counting as later than any, and the mean final success). Needs no run folder: a clean clone regenerates it.
+A results folder may hold a plan file (plan.txt: the experiment's benchmark.py commands, one per line): the page then
+shows those commands and names the runs they plan that have no data file yet.
 
     python benchmarks/results_page.py results/kukareach_authors results/pixel_check
 
@@ -42,6 +44,7 @@ LABEL = {"ppo_pixmc": "noise (PPO)", "ppo_pixmc_icm": "ICM", "ppo_pixmc_rnd": "R
          "ego_goal_reach": "PPO, goal as the camera sees it"}  # benchmarks/ego_goal_reach.py (the pixel check)
 HEADLINE = re.compile(r"(<!-- results-headline -->)(.*?)(<!-- /results-headline -->)", re.S)
 HALF_WINDOW = 5  # logged iterations averaged for the 50 % success step
+PLAN = "plan.txt"  # in a results folder: the experiment's benchmark.py commands, finished or not (optional)
 COVERAGE_AT = (1_000_000, 4_000_000)
 BOOTSTRAP = 2000
 
@@ -174,10 +177,20 @@ def portable(command: str) -> str:
     return shlex.join(words)
 
 
-def planned(runs: list) -> list:
-    """The runs the experiment's benchmark.py commands expand to (their names), from the commands in the data files."""
+def sweep_commands(folder: pathlib.Path, runs: list) -> tuple:
+    """The experiment's benchmark.py commands and where they come from: its plan file (PLAN: one command per line, `#`
+    comments), which names runs not started yet too, or else the commands its data files record."""
+    plan = folder / PLAN
+    if plan.is_file():
+        lines = [line.strip() for line in plan.read_text().splitlines()]
+        return [line for line in lines if line and not line.startswith("#")], f"its plan, `{os.path.relpath(plan, ROOT)}`"
+    return list(dict.fromkeys(r["command"] for r in runs if r.get("command"))), "from the run data"
+
+
+def planned(commands: list) -> list:
+    """The runs that benchmark.py commands expand to (their names)."""
     names = []
-    for command in dict.fromkeys(r["command"] for r in runs if r.get("command")):
+    for command in commands:
         words = shlex.split(portable(command))[2:]  # after "python benchmark.py"; scripts as in this repository
         try:
             args = benchmark.tyro.cli(benchmark.Args, args=benchmark.shield_flag_values(words))
@@ -186,6 +199,12 @@ def planned(runs: list) -> list:
         sweep = pathlib.Path(args.sweep_dir)
         names += [run.name for run in benchmark.expand(args, sweep, sweep)]
     return list(dict.fromkeys(names))
+
+
+def machines(runs: list) -> str:
+    """The distinct machines the runs' attempts ran on (older data files say '1 cores')."""
+    names = {re.sub(r"\b1 cores\b", "1 core", m.strip()) for r in runs for m in r["machine"].split(";")}
+    return "; ".join(sorted(names))
 
 
 def heat_map(runs: list, out: pathlib.Path, at: int = COVERAGE_AT[0]) -> str:
@@ -264,7 +283,8 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
                    cwd=ROOT)
     heat = img / f"results_{slug}_heatmap.png"
     caption = heat_map(runs, heat)
-    plan = planned(runs)
+    commands, source = sweep_commands(folder, runs)
+    plan = planned(commands)
     missing = [name for name in plan if name not in {r["name"] for r in runs}]
     stats = {}
     for method in sorted({r["method"] for r in runs}, key=method_order):
@@ -279,10 +299,10 @@ def experiment(folder: pathlib.Path, runs: list, img: pathlib.Path, page_dir: pa
     commits = sorted({r["commit"] for r in runs})
     lines = [f"## {slug}: {reward} {', '.join(tasks)}, {'/'.join(sorted(obs))} observations, {length:,} env steps", "",
              headline, "",
-             "- Sweep commands (from the run data; run again to finish or extend): "
-             + ", ".join(f"`{portable(c)}`" for c in dict.fromkeys(r["command"] for r in runs)) + ".",
+             f"- Sweep commands ({source}; run again to finish or extend, skipping the runs whose data is "
+             "committed): " + ", ".join(f"`{portable(c)}`" for c in commands) + ".",
              f"- Code: commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)}.",
-             f"- Machine: {', '.join(sorted({r['machine'] for r in runs}))}, no GPU; "
+             f"- Machine: {machines(runs)}; no GPU; "
              f"{sum(r['seconds'] for r in runs) / 3600:.1f} h of run time over {runs_word(len(runs))} (wall time, longer "
              "where a run shared the machine with another: not a speed figure; docs/benchmarks.md has those).",
              f"- Runs finished: {len(runs)}" + (f" of {len(plan)} planned" if plan else "")

@@ -119,3 +119,28 @@ def test_method_table_and_headline(page):
     assert "first 1,015,808 env steps" in text  # the heat map's snapshot: the first at or after 1M
     assert ("`python benchmark.py --scripts ppo_pixmc_mimex.py --tasks KukaReach --seeds 1 --obs-type state --sweep-dir "
             "sweeps/s --results-dir results/results`") in text and "/elsewhere" not in text  # paths as in a clone
+
+
+def test_plan_file_names_the_runs_still_to_come(page, tmp_path):
+    tmp, _, _ = page
+    rp = import_script("benchmarks/results_page")
+    folder = tmp_path / "results"
+    shutil.copytree(tmp / "results", folder)
+    runs = rp.load(folder)
+    commands, source = rp.sweep_commands(folder, runs)  # no plan: the commands the data files record
+    assert source == "from the run data" and len(commands) == 3
+    assert sorted(rp.planned(commands)) == sorted(r["name"] for r in runs)
+    plan = ("python benchmark.py --scripts ppo_pixmc.py ppo_pixmc_mimex.py --tasks KukaReach --seeds 1 2 3 "
+            "--obs-type state --sweep-dir sweeps/s --results-dir results/results")
+    (folder / "plan.txt").write_text(f"# the experiment\n\n{plan}\n")
+    commands, source = rp.sweep_commands(folder, runs)
+    assert commands == [plan] and source.startswith("its plan")
+    missing = [name for name in rp.planned(commands) if name not in {r["name"] for r in runs}]
+    assert missing == ["ppo_pixmc_mimex__KukaReach__seed2", "ppo_pixmc__KukaReach__seed3",
+                       "ppo_pixmc_mimex__KukaReach__seed3"]  # seed-major, as the sweep runs them
+
+
+def test_machines_listed_once_each():
+    rp = import_script("benchmarks/results_page")
+    runs = [{"machine": "AMD EPYC, 1 cores; Intel Xeon, 2 cores"}, {"machine": "Intel Xeon, 2 cores"}]
+    assert rp.machines(runs) == "AMD EPYC, 1 core; Intel Xeon, 2 cores"
