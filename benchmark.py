@@ -239,6 +239,11 @@ def sweep_command(sweep_dir: Path) -> str:
     return re.sub(r"^.*?: \S*python\S* ", "python ", lines[-1]) if lines else ""
 
 
+def runs_word(n: int, noun: str = "run") -> str:
+    """"1 run", "2 runs" (and "1 unfinished run" ...)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def read_scalars(tb_dir: Path, tags=None) -> dict:
     """{tag: (steps int64, values float32)} of a TensorBoard folder (all tags, or those of `tags` it has)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -552,7 +557,7 @@ def main() -> int:
     if args.park:
         parked = [park(run) for run in todo if find_checkpoint(Path(run.dir))]
         left = len(todo) - len(parked)
-        print(f"parked {len(parked)} unfinished run{'s' * (len(parked) != 1)}"
+        print(f"parked {runs_word(len(parked), 'unfinished run')}"
               f"{f' ({left} had no checkpoint)' if left else ''}; commit the files, "
               "and run the sweep's command from a checkout of their commit to resume them"
               + "".join(f"\n  {path}: at step {step}" for path, step in parked))
@@ -579,7 +584,7 @@ def main() -> int:
         else:
             print(f"{run.name}: resumed at step {checkpoint_step(checkpoint)} (its checkpoint)", flush=True)
     total, done, failed = len(runs), len(runs) - len(todo), []
-    print(f"{total} run{'s' * (total != 1)} in {sweep_dir}: {done} already finished, {len(todo)} to run ({args.launcher}, "
+    print(f"{runs_word(total)} in {sweep_dir}: {done} already finished, {len(todo)} to run ({args.launcher}, "
           f"{args.workers} at once)", flush=True)
 
     launcher = LocalLauncher(args) if args.launcher == "local" else SubmititLauncher(args, sweep_dir)
@@ -621,7 +626,7 @@ def main() -> int:
     if failed:
         print(f"{len(failed)} of {total} runs failed twice:\n" + "".join(f"  {run.dir}/stderr.log\n" for run in failed))
         return 1
-    print(f"all {total} run{'s' * (total != 1)} finished: {sweep_dir}")
+    print(f"all {runs_word(total)} finished: {sweep_dir}")
     return 0
 
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from run_summary import mean_between  # noqa: E402
 
 import benchmark  # noqa: E402
+from benchmark import runs_word  # noqa: E402
 from plot import DATA_FILE, stratified_bootstrap  # noqa: E402
 
 LABEL = {"ppo_pixmc": "noise (PPO)", "ppo_pixmc_icm": "ICM", "ppo_pixmc_rnd": "RND", "ppo_pixmc_mimex": "MIMEx",
@@ -248,10 +249,6 @@ def heat_map(runs: list, out: pathlib.Path, at: int = COVERAGE_AT[0]) -> str:
     return (f"Where the hand went in the first {steps[0]:,}" + (f"–{steps[-1]:,}" if len(steps) > 1 else "")
             + " env steps, seen from above: visits per 5 cm column of the coverage grid, summed over seeds and heights "
             "(log colour; white: never). Triangle: the robot's base; red box: where the goal is sampled.")
-
-
-def runs_word(n: int, noun: str = "run") -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def median_step(runs: list, key: str) -> str:
